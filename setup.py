@@ -1,0 +1,33 @@
+"""srim_tf: stochastic 4x super-resolution by conditional IMLE, in Keras 3 / TensorFlow."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="srim_tf",
+    version="0.1.0",
+    description="SRIM: super-resolution via conditional implicit maximum likelihood estimation",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["srim_tf", "srim_tf.*"]),
+    package_data={"srim_tf": ["pretrained/*"]},
+    entry_points={"console_scripts": [
+        f"srim_{name}=srim_tf.programs.{name}:run" for name in ("train", "sample", "eval", "export")
+    ]},
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.16,<2.22",
+        "keras>=3.3,<4",
+        # TF 2.21 no longer pulls in TensorBoard; summaries and EventAccumulator need it.
+        "tensorboard>=2.16,<2.22",
+        "tensorflow-datasets>=4.9,<5",
+        "absl-py>=1.4",
+        "numpy>=1.26,<3",
+        "scikit-learn>=1.3,<2",
+        "scikit-image>=0.22,<1",
+        "pillow>=10",
+    ],
+    extras_require={
+        "test": ["pytest>=7"],
+        "degradations": ["keras-cv>=0.9"],
+    },
+)

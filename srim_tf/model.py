@@ -1,0 +1,136 @@
+"""The SRIM generator: two fully convolutional 2x stages (paper 2.3 and 2.5).
+
+Each stage upsamples its input bilinearly by 2, concatenates that stage's noise, and runs
+`num_convs` convolutions; every convolution after the first also sees the LR image
+upsampled bilinearly to the stage's output size (a skip connection). The last convolution
+has 3 channels and a sigmoid, so outputs lie in [0, 1].
+"""
+
+import keras
+
+from srim_tf import options
+from srim_tf.layers import WeightNormConv2D
+
+NORMALIZATIONS = ("weight", "batch", "none")
+ACTIVATIONS = ("leaky_relu", "relu")
+
+
+def _conv(filters, kernel_size, normalization, name):
+    conv_class = WeightNormConv2D if normalization == "weight" else keras.layers.Conv2D
+    return conv_class(filters, kernel_size, padding="same", name=name)
+
+
+def build_stage(skip_factor, channels=64, kernel_size=5, num_convs=9, noise_channels=5,
+                normalization="weight", activation="leaky_relu", name="stage"):
+    """Builds one 2x stage as a functional model.
+
+    Args:
+        skip_factor: how much the LR skip input is upsampled to reach this stage's output
+            size: 2 for the lower stage, 4 for the upper.
+        channels: channels of every convolution but the last.
+        kernel_size: square kernel size of every convolution.
+        num_convs: convolutions in the stage (the last one outputs RGB).
+        noise_channels: channels of the stage's noise input `z`.
+        normalization: "weight" (authors' code), "batch" (paper text) or "none".
+        activation: "leaky_relu" (slope 0.2, authors' code) or "relu".
+        name: the model's name.
+
+    Returns:
+        A `keras.Model` mapping `[image, lr, noise]` to an RGB image twice the size of
+        `image`: image `[N, h, w, 3]`, lr `[N, h*2/skip_factor, ..., 3]`,
+        noise `[N, 2h, 2w, noise_channels]`.
+
+    Examples:
+        >>> lower = build_stage(2, channels=8, num_convs=3)
+        >>> lower.output.shape
+        (None, None, None, 3)
+    """
+    options.check_choice("normalization", normalization, NORMALIZATIONS)
+    options.check_choice("activation", activation, ACTIVATIONS)
+    options.check_positive_int("num_convs", num_convs)
+    if num_convs < 2:
+        raise ValueError(
+            f"A stage needs at least 2 convolutions (one hidden, one RGB). Received: num_convs={num_convs}")
+    image = keras.Input((None, None, 3), name="image")
+    lr = keras.Input((None, None, 3), name="lr")
+    noise = keras.Input((None, None, noise_channels), name="noise")
+
+    upsampled = keras.layers.UpSampling2D(2, interpolation="bilinear", name="upsample")(image)
+    skip = keras.layers.UpSampling2D(skip_factor, interpolation="bilinear", name="skip")(lr)
+    x = keras.layers.Concatenate(name="with_noise")([upsampled, noise])
+    for i in range(num_convs):
+        last = i == num_convs - 1
+        if i > 0:
+            x = keras.layers.Concatenate(name=f"skip_{i}")([x, skip])
+        x = _conv(3 if last else channels, kernel_size, normalization, f"conv_{i}")(x)
+        if last:
+            # Sigmoid in float32 so mixed-precision outputs still lie in [0, 1] exactly.
+            x = keras.layers.Activation("sigmoid", dtype="float32", name="rgb")(x)
+            break
+        if normalization == "batch":
+            x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
+        if activation == "leaky_relu":
+            x = keras.layers.LeakyReLU(0.2, name=f"act_{i}")(x)
+        else:
+            x = keras.layers.ReLU(name=f"act_{i}")(x)
+    return keras.Model([image, lr, noise], x, name=name)
+
+
+@keras.saving.register_keras_serializable(package="srim_tf")
+class SRIMGenerator(keras.Model):
+    """`G(x, z_lo, z_up)`: 4x super-resolution in two 2x stages.
+
+    The stages are callable on their own (`lower`, `upper`), which hierarchical sampling
+    needs. Calling the generator returns the 4x image; `generate` returns both stages'
+    outputs.
+
+    Args:
+        channels, kernel_size, num_convs, noise_channels, normalization, activation: as in
+            `build_stage`, shared by both stages.
+
+    Examples:
+        >>> g = SRIMGenerator(channels=8, num_convs=3)
+        >>> lr = keras.ops.zeros((1, 5, 7, 3))
+        >>> z_lo, z_up = g.noise_shapes(1, 5, 7)
+        >>> g([lr, keras.ops.zeros(z_lo), keras.ops.zeros(z_up)]).shape
+        (1, 20, 28, 3)
+    """
+
+    def __init__(self, channels=64, kernel_size=5, num_convs=9, noise_channels=5,
+                 normalization="weight", activation="leaky_relu", **kwargs):
+        super().__init__(**kwargs)
+        self.channels = channels
+        self.kernel_size = kernel_size
+        self.num_convs = num_convs
+        self.noise_channels = noise_channels
+        self.normalization = normalization
+        self.activation = activation
+        stage_args = dict(channels=channels, kernel_size=kernel_size, num_convs=num_convs,
+                          noise_channels=noise_channels, normalization=normalization,
+                          activation=activation)
+        self.lower = build_stage(2, name="lower", **stage_args)
+        self.upper = build_stage(4, name="upper", **stage_args)
+        # Both stages are functional models, built on creation, so the generator is too.
+        self.built = True
+
+    def noise_shapes(self, batch, lr_height, lr_width):
+        """Shapes of `z_lo` (at 2x) and `z_up` (at 4x) for a batch of LR images."""
+        c = self.noise_channels
+        return ((batch, 2 * lr_height, 2 * lr_width, c), (batch, 4 * lr_height, 4 * lr_width, c))
+
+    def generate(self, lr, z_lo, z_up, training=False):
+        """Returns `(mid, hr)`: the 2x and 4x outputs."""
+        mid = self.lower([lr, lr, z_lo], training=training)
+        hr = self.upper([mid, lr, z_up], training=training)
+        return mid, hr
+
+    def call(self, inputs, training=False):
+        lr, z_lo, z_up = inputs
+        return self.generate(lr, z_lo, z_up, training=training)[1]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(channels=self.channels, kernel_size=self.kernel_size,
+                      num_convs=self.num_convs, noise_channels=self.noise_channels,
+                      normalization=self.normalization, activation=self.activation)
+        return config
