@@ -25,6 +25,7 @@ setup(
         "scikit-learn>=1.3,<2",
         "scikit-image>=0.22,<1",
         "pillow>=10",
+        "tqdm>=4.60",
     ],
     extras_require={
         "test": ["pytest>=7"],

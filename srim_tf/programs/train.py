@@ -1,0 +1,29 @@
+"""srim_train: trains SRIM from flags into --workdir (see README.md).
+
+Usage: srim_train --flagfile=configs/quickstart.cfg --workdir=/tmp/srim
+"""
+
+from absl import app, flags, logging
+
+from srim_tf import flags as srim_flags
+from srim_tf.train import train_and_evaluate
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}. Flags take the form --name=value.")
+    logging.set_verbosity(logging.INFO)
+    config = srim_flags.values()
+    results = train_and_evaluate(config, FLAGS.workdir)
+    if results:
+        logging.info("Finished: %s", ", ".join(f"{k}={v:.4g}" for k, v in sorted(results.items())))
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,247 @@
+"""train_and_evaluate(): the training loop, checkpoints, resume and TensorBoard.
+
+Resuming: the same command finds the newest checkpoint in the workdir and continues to
+the same total `train_steps`. Model, optimizer, step and the selection-noise counter are
+restored exactly. The data stream restarts with a shuffle seeded by (seed, step), so a
+resumed run is deterministic but does not replay the exact batches an uninterrupted run
+would have seen: saving tf.data's shuffle buffers would add ~100 MB to every checkpoint.
+With code reuse on, a resumed run chooses a fresh pool of codes.
+"""
+
+import math
+import os
+import shutil
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+from tqdm import tqdm
+
+from srim_tf import build, checkpoints, data, metrics, summaries
+from srim_tf.resize import bicubic_upsample
+
+
+def _check_config(config):
+    for key in ("train_steps", "checkpoint_every", "summary_every", "image_summary_every",
+                "num_validation_images", "num_summary_samples", "keep_checkpoints"):
+        if not isinstance(config[key], int) or config[key] < 1:
+            raise ValueError(f"--{key} must be an integer >= 1. Received: --{key}={config[key]}")
+    try:
+        [int(s) for s in config["lr_decay_steps"]]
+    except ValueError as error:
+        raise ValueError("--lr_decay_steps must be integers. Received:"
+                         f" --lr_decay_steps={','.join(config['lr_decay_steps'])}") from error
+    if config["code_pool_size"] and config["code_pool_size"] < config["batch_size"]:
+        raise ValueError("--code_pool_size must be 0 (off) or at least --batch_size. Received:"
+                         f" --code_pool_size={config['code_pool_size']} --batch_size={config['batch_size']}")
+    if config["jit_compile"] and config["projection"] == "sparse":
+        raise ValueError("XLA cannot compile sparse matmuls: use --projection=none or gaussian"
+                         " with --jit_compile. Received: --projection=sparse --jit_compile")
+    for kind in config["degradations"]:
+        if kind not in data.DEGRADATIONS:
+            raise ValueError(f"Unknown degradation. Expected some of {list(data.DEGRADATIONS)}."
+                             f" Received: --degradations={kind}")
+
+
+def make_strategy(name):
+    """The tf.distribute strategy for `--strategy`."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def _is_chief(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    return resolver.task_type == "worker" and resolver.task_id == 0 and \
+        "chief" not in resolver.cluster_spec().as_dict()
+
+
+def prepare_workdir(workdir, config, restart):
+    """Creates or checks the workdir; refuses to resume a different generator."""
+    if not workdir:
+        raise ValueError("--workdir is required: the directory for checkpoints and summaries.")
+    if restart:
+        for name in (checkpoints.CHECKPOINT_DIR, "train", "eval", checkpoints.CONFIG_FILE):
+            path = os.path.join(workdir, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.exists(path):
+                os.remove(path)
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        probe = os.path.join(workdir, ".write_test")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as error:
+        raise ValueError(f"The workdir is not writable ({error.strerror}). Received: --workdir={workdir}") from error
+    if os.path.isfile(os.path.join(workdir, checkpoints.CONFIG_FILE)):
+        difference = checkpoints.config_difference(checkpoints.read_config(workdir), config)
+        if difference:
+            lines = "\n".join(f"  --{k}: workdir has {old!r}, flags give {new!r}"
+                              for k, (old, new) in difference.items())
+            raise ValueError(f"The workdir {workdir} holds a model with a different configuration:\n"
+                             f"{lines}\nUse the same flags to resume, --restart to start anew,"
+                             " or another --workdir.")
+    checkpoints.write_config(workdir, config)
+
+
+def _data_seed(seed, step):
+    return seed if step == 0 else (seed * 1_000_003 + step) % (2 ** 31 - 1)
+
+
+class _CodePool:
+    """Code reuse: choose codes for a pool of images, then train on random batches of it."""
+
+    def __init__(self, model, strategy, batch_iterator, config):
+        self.model, self.strategy, self.batches = model, strategy, batch_iterator
+        self.size, self.batch_size = config["code_pool_size"], config["batch_size"]
+        self.seed = config["seed"]
+        self.iterator = None
+
+        @tf.function
+        def select(batch):
+            result = strategy.run(lambda b: model.select_codes(*b), args=(batch,))
+            return tuple(strategy.gather(r, axis=0) for r in result)
+
+        self._select = select
+
+    def refill(self, step):
+        parts = []
+        for _ in range(math.ceil(self.size / self.batch_size)):
+            batch = next(self.batches)
+            codes = self._select(batch)
+            local = [tf.concat(self.strategy.experimental_local_results(x), axis=0) for x in batch]
+            parts.append([np.asarray(x) for x in local] + [np.asarray(c) for c in codes[:2]])
+        pool = tuple(np.concatenate(column)[:self.size] for column in zip(*parts))
+        dataset = tf.data.Dataset.from_tensor_slices(pool).shuffle(
+            self.size, seed=_data_seed(self.seed, step)).repeat().batch(
+                self.batch_size, drop_remainder=True)
+        self.iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+
+
+def _validate(model, validation, config, step, writer):
+    """PSNR of the fixed validation images against bicubic, and an image grid."""
+    lr, _, hr = validation
+    k = config["num_summary_samples"]
+    samples = model.super_resolve(lr, num_samples=k, seed=config["seed"], noise_scale=1.0)
+    zero = model.super_resolve(lr, num_samples=1, seed=config["seed"], noise_scale=0.0)[:, 0]
+    bicubic = bicubic_upsample(lr, 4)
+    values = {
+        "validation/y_psnr_zero_noise": metrics.y_psnr(zero, hr, border=4),
+        "validation/y_psnr_mean_of_samples": tf.reduce_mean(tf.stack(
+            [metrics.y_psnr(samples[:, i], hr, border=4) for i in range(k)]), axis=0),
+        "validation/y_psnr_bicubic": metrics.y_psnr(bicubic, hr, border=4),
+        "validation/lr_psnr_zero_noise": metrics.lr_psnr(zero, lr),
+    }
+    with writer.as_default(step=step):
+        for name, value in values.items():
+            tf.summary.scalar(name, float(tf.reduce_mean(value)))
+        tf.summary.image("validation/lr_bicubic_samples_truth",
+                         summaries.image_grid(lr, samples, hr), max_outputs=1)
+    return {name: float(tf.reduce_mean(value)) for name, value in values.items()}
+
+
+def train_and_evaluate(config, workdir):
+    """Trains a SRIM model from a flat config (flag values) into `workdir`.
+
+    Returns:
+        The last logged metrics, as a dict of floats.
+    """
+    _check_config(config)
+    strategy = make_strategy(config["strategy"])
+    chief = _is_chief(strategy)
+    if chief:
+        prepare_workdir(workdir, config, config["restart"])
+    if config["mixed_precision"] != "off":
+        keras.mixed_precision.set_global_policy(config["mixed_precision"])
+
+    with strategy.scope():
+        model, vgg_source = build.srim(config)
+        model.compile(optimizer=build.optimizer(config), jit_compile=config["jit_compile"])
+        model.optimizer.build(model.generator.trainable_variables)
+    checkpoint = tf.train.Checkpoint(generator=model.generator, optimizer=model.optimizer,
+                                     selection_counter=model.selection_counter)
+    checkpoint_dir = os.path.join(workdir, checkpoints.CHECKPOINT_DIR)
+    if not chief:  # Every worker saves (collective ops), only the chief's copy is kept.
+        checkpoint_dir = os.path.join(workdir, f"worker_tmp_{strategy.cluster_resolver.task_id}")
+    manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir,
+                                         max_to_keep=config["keep_checkpoints"])
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        logging.info("Resumed from %s", manager.latest_checkpoint)
+    step = int(model.optimizer.iterations.numpy())
+    if step >= config["train_steps"]:
+        logging.info("Already trained %d of %d steps: nothing to do.", step, config["train_steps"])
+        return {}
+
+    data_config = build.data_config(config)
+    data_config.seed = _data_seed(config["seed"], step)
+    reports = []
+    dataset = data.make_dataset(data_config, reports)
+    validation = data.validation_triples(build.data_config(config), config["num_validation_images"])
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    pool = _CodePool(model, strategy, iterator, config) if config["code_pool_size"] else None
+
+    if chief:
+        writer = tf.summary.create_file_writer(os.path.join(workdir, "train"))
+        with writer.as_default(step=step):
+            summaries.write_flags(config, vgg_source)
+            for report in reports:
+                tf.summary.text("data", report.summary())
+    else:
+        writer = tf.summary.create_noop_writer()
+
+    model.make_train_function()
+    train_function = model.train_function
+    logs, window_start, window_steps = {}, time.perf_counter(), 0
+    progress = tqdm(total=config["train_steps"], initial=step, unit="step", disable=not chief,
+                    dynamic_ncols=True)
+    while step < config["train_steps"]:
+        if pool is not None and (pool.iterator is None or step % config["code_reuse_steps"] == 0):
+            pool.refill(step)
+        logs = train_function(pool.iterator if pool is not None else iterator)
+        step += 1
+        window_steps += 1
+        loss = float(logs["loss"])
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"Loss became {loss} at step {step}; stopping. The last good checkpoint is"
+                f" {manager.latest_checkpoint}. Try a lower --learning_rate.")
+        progress.update(1)
+        progress.set_postfix(loss=f"{loss:.4g}", psnr=f"{float(logs['chosen_y_psnr']):.2f}")
+        last = step == config["train_steps"]
+        if step % config["summary_every"] == 0 or last:
+            seconds = time.perf_counter() - window_start
+            with writer.as_default(step=step):
+                for name, value in logs.items():
+                    tf.summary.scalar(f"train/{name}", float(value))
+                tf.summary.scalar("train/learning_rate",
+                                  float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
+                tf.summary.scalar("train/steps_per_second", window_steps / max(seconds, 1e-9))
+            for metric in model.metrics:
+                metric.reset_state()
+            window_start, window_steps = time.perf_counter(), 0
+        if step % config["image_summary_every"] == 0 or last:
+            logs = {**{k: float(v) for k, v in logs.items()},
+                    **_validate(model, validation, config, step, writer)}
+        if step % config["checkpoint_every"] == 0 or last:
+            manager.save(checkpoint_number=step)
+            writer.flush()
+    progress.close()
+    if not chief:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return {k: float(v) for k, v in logs.items()}
