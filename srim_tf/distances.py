@@ -132,7 +132,9 @@ class Distance:
                 self.projection_dim, density="auto", random_state=self.seed)
             # Fitting only reads the input dimension; one all-zero row is enough.
             matrix = projection.fit(np.zeros((1, dim), np.float32)).components_.tocoo()
-            self._sparse_matrices[dim] = tf.sparse.reorder(tf.SparseTensor(
-                np.stack([matrix.row, matrix.col], axis=1).astype(np.int64),
-                matrix.data.astype(np.float32), [self.projection_dim, dim]))
+            # Made eagerly, so every traced graph captures the same constant.
+            with tf.init_scope():
+                self._sparse_matrices[dim] = tf.sparse.reorder(tf.SparseTensor(
+                    np.stack([matrix.row, matrix.col], axis=1).astype(np.int64),
+                    matrix.data.astype(np.float32), [self.projection_dim, dim]))
         return self._sparse_matrices[dim]

@@ -120,6 +120,7 @@ class SRIMGenerator(keras.Model):
 
     def generate(self, lr, z_lo, z_up, training=False):
         """Returns `(mid, hr)`: the 2x and 4x outputs."""
+        lr, z_lo, z_up = (keras.ops.convert_to_tensor(x) for x in (lr, z_lo, z_up))
         mid = self.lower([lr, lr, z_lo], training=training)
         hr = self.upper([mid, lr, z_up], training=training)
         return mid, hr

@@ -1,0 +1,63 @@
+"""Our metrics agree with scikit-image's reference implementations."""
+
+
+import numpy as np
+import pytest
+from skimage import data as skdata
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from srim_tf import metrics
+
+
+def _y(image):
+    # MATLAB rgb2ycbcr luma, [0, 255] scale, in numpy: the reference formula.
+    return 16 + (65.481 * image[..., 0] + 128.553 * image[..., 1] + 24.966 * image[..., 2])
+
+
+def _pairs(rng):
+    clean = rng.random((48, 40, 3))
+    yield clean, np.clip(clean + 0.1 * rng.standard_normal(clean.shape), 0, 1)
+    photo = skdata.astronaut()[100:228, 150:278] / 255.0
+    yield photo, np.clip(photo + 0.05 * rng.standard_normal(photo.shape), 0, 1)
+
+
+@pytest.mark.parametrize("border", [0, 4])
+def test_y_psnr_and_rgb_psnr_match_scikit_image(border, rng):
+    for a, b in _pairs(rng):
+        crop = (slice(border, -border or None),) * 2
+        expected_y = peak_signal_noise_ratio(_y(b)[crop], _y(a)[crop], data_range=255)
+        expected_rgb = peak_signal_noise_ratio(b[crop], a[crop], data_range=1.0)
+        got_y = float(metrics.y_psnr(b[None].astype("float32"), a[None].astype("float32"), border)[0])
+        got_rgb = float(metrics.rgb_psnr(b[None].astype("float32"), a[None].astype("float32"), border)[0])
+        assert got_y == pytest.approx(expected_y, abs=1e-3)
+        assert got_rgb == pytest.approx(expected_rgb, abs=1e-3)
+
+
+def test_y_ssim_matches_scikit_image_gaussian_ssim(rng):
+    for a, b in _pairs(rng):
+        expected = structural_similarity(
+            _y(b), _y(a), data_range=255, gaussian_weights=True, sigma=1.5,
+            use_sample_covariance=False, K1=0.01, K2=0.03)
+        got = float(metrics.y_ssim(b[None].astype("float32"), a[None].astype("float32"))[0])
+        assert got == pytest.approx(expected, abs=2e-3)
+
+
+def test_lr_psnr_is_high_for_a_consistent_output_and_low_otherwise(rng):
+    from srim_tf.resize import bicubic_downsample
+
+    hr = np.clip(skdata.astronaut()[:128, :128] / 255.0, 0, 1).astype("float32")[None]
+    lr = bicubic_downsample(hr, 4)
+    assert float(metrics.lr_psnr(hr, lr)[0]) > 45
+    assert float(metrics.lr_psnr(np.full_like(hr, 0.5), lr)[0]) < 20
+
+
+def test_diversity_is_zero_for_identical_samples_and_grows_with_spread(rng):
+    reference = rng.random((1, 8, 8, 3)).astype("float32")
+    same = np.repeat(reference[:, None], 4, axis=1)
+    std, score = metrics.diversity(same, reference)
+    assert float(std[0]) == pytest.approx(0.0, abs=1e-7)
+    assert float(score[0]) == pytest.approx(0.0, abs=1e-4)
+    spread = same + 0.1 * rng.standard_normal(same.shape).astype("float32")
+    std, score = metrics.diversity(spread, reference)
+    assert 0.07 < float(std[0]) < 0.13
+    assert 0 < float(score[0]) < 100

@@ -1,0 +1,89 @@
+import keras
+import numpy as np
+import pytest
+
+from srim_tf.model import SRIMGenerator, build_stage
+
+
+def _inputs(generator, batch, height, width, rng):
+    z_lo, z_up = generator.noise_shapes(batch, height, width)
+    return [rng.random((batch, height, width, 3)).astype("float32"),
+            rng.standard_normal(z_lo).astype("float32"), rng.standard_normal(z_up).astype("float32")]
+
+
+@pytest.mark.parametrize("height,width", [(7, 5), (1, 1), (13, 10)])
+def test_output_is_four_times_any_input_size_and_in_unit_range(height, width, rng):
+    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
+    mid, hr = generator.generate(*_inputs(generator, 2, height, width, rng))
+    assert mid.shape == (2, 2 * height, 2 * width, 3)
+    assert hr.shape == (2, 4 * height, 4 * width, 3)
+    hr = np.asarray(hr)
+    assert hr.min() >= 0.0 and hr.max() <= 1.0
+
+
+def test_paper_architecture_has_the_authors_parameter_count():
+    # 2 stages x 9 convolutions, 5x5, 64 channels, weight norm: 1.54 M in the authors' code.
+    assert abs(SRIMGenerator().count_params() - 1.54e6) < 0.01e6
+
+
+def test_noise_changes_the_output(rng):
+    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
+    lr, z_lo, z_up = _inputs(generator, 1, 6, 6, rng)
+    a = np.asarray(generator([lr, z_lo, z_up]))
+    b = np.asarray(generator([lr, z_lo, z_up + 1.0]))
+    c = np.asarray(generator([lr, z_lo + 1.0, z_up]))
+    assert np.abs(a - b).max() > 1e-4 and np.abs(a - c).max() > 1e-4
+
+
+def test_stages_are_callable_alone_and_compose_to_the_generator(rng):
+    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
+    lr, z_lo, z_up = _inputs(generator, 2, 5, 6, rng)
+    lr, z_lo, z_up = (keras.ops.convert_to_tensor(x) for x in (lr, z_lo, z_up))
+    mid = generator.lower([lr, lr, z_lo])
+    hr = generator.upper([mid, lr, z_up])
+    np.testing.assert_allclose(hr, generator([lr, z_lo, z_up]), atol=1e-6)
+
+
+def test_skip_connections_feed_every_convolution_after_the_first():
+    stage = build_stage(2, channels=8, kernel_size=3, num_convs=4)
+    conv_inputs = {layer.name: layer.input.shape[-1] for layer in stage.layers
+                   if layer.name.startswith("conv_")}
+    assert conv_inputs == {"conv_0": 3 + 5, "conv_1": 8 + 3, "conv_2": 8 + 3, "conv_3": 8 + 3}
+
+
+@pytest.mark.parametrize("normalization,activation", [("batch", "relu"), ("none", "leaky_relu")])
+def test_other_normalizations_and_activations_build(normalization, activation, rng):
+    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3,
+                              normalization=normalization, activation=activation)
+    assert generator(_inputs(generator, 1, 4, 4, rng)).shape == (1, 16, 16, 3)
+    kinds = {type(layer).__name__ for layer in generator.lower.layers}
+    assert ("BatchNormalization" in kinds) == (normalization == "batch")
+    assert ("ReLU" in kinds) == (activation == "relu")
+
+
+def test_config_round_trip():
+    generator = SRIMGenerator(channels=12, kernel_size=3, num_convs=4, noise_channels=2,
+                              normalization="none", activation="relu")
+    clone = SRIMGenerator.from_config(generator.get_config())
+    for key in ("channels", "kernel_size", "num_convs", "noise_channels", "normalization", "activation"):
+        assert getattr(clone, key) == getattr(generator, key)
+    assert clone.count_params() == generator.count_params()
+
+
+def test_keras_file_round_trip_gives_identical_outputs(tmp_path, rng):
+    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
+    inputs = _inputs(generator, 2, 5, 7, rng)
+    path = str(tmp_path / "generator.keras")
+    generator.save(path)
+    reloaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(generator(inputs), reloaded(inputs))
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"normalization": "group"}, "normalization='group'"),
+    ({"activation": "gelu"}, "activation='gelu'"),
+    ({"num_convs": 0}, "num_convs=0"),
+])
+def test_bad_options_name_the_value_and_what_is_accepted(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SRIMGenerator(**kwargs)

@@ -1,0 +1,129 @@
+"""Sample selection picks each input's truly nearest sample, checked by brute force."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from srim_tf.distances import Distance
+from srim_tf.imle import SRIM
+from srim_tf.model import SRIMGenerator
+
+
+def _model(selection="hierarchical", lower=5, upper=7, chunk=3, seed=0):
+    pixels = Distance({"pixels": 1.0}, "l2")
+    return SRIM(SRIMGenerator(channels=8, kernel_size=3, num_convs=3), None, pixels,
+                Distance({"pixels": 1.0}, "l1"), num_lower_samples=lower,
+                num_upper_samples=upper, sample_chunk=chunk, selection=selection, seed=seed)
+
+
+def _record_noise(model):
+    """Wraps `model._noise` to keep every code it draws, in call order."""
+    drawn = []
+    original = model._noise
+
+    def recording(*args):
+        codes = original(*args)
+        drawn.append(codes.numpy())
+        return codes
+
+    model._noise = recording
+    return drawn
+
+
+def test_nearest_keeps_each_inputs_own_nearest_across_chunks(rng):
+    model = _model(chunk=3)
+    batch, m = 4, 10
+    targets = rng.random((batch, 2, 2, 3)).astype("float32")
+    recorded_codes, recorded_images = [], []
+
+    def sample_fn(seed, c):
+        codes = tf.random.stateless_normal([batch, c, 1], seed=seed)
+        images = tf.random.stateless_uniform([batch * c, 2, 2, 3], seed=seed + 7)
+        recorded_codes.append(codes.numpy())
+        recorded_images.append(images.numpy().reshape(batch, c, 2, 2, 3))
+        return (codes,), images
+
+    (chosen,), distance = model._nearest(sample_fn, {"pixels": targets}, m, tf.constant([1, 2]))
+    codes = np.concatenate(recorded_codes, axis=1)       # [B, m, 1]
+    images = np.concatenate(recorded_images, axis=1)     # [B, m, 2, 2, 3]
+    assert codes.shape[1] == m  # 3 + 3 + 3 + 1: chunks cover exactly m samples
+    brute = ((images - targets[:, None]) ** 2).mean(axis=(2, 3, 4))  # [B, m]
+    np.testing.assert_allclose(distance, brute.min(axis=1), rtol=1e-6)
+    np.testing.assert_array_equal(chosen.numpy(), codes[np.arange(batch), brute.argmin(axis=1)])
+
+
+def test_samples_of_different_inputs_never_compete():
+    model = _model()
+    # Input 0's target is white; input 1's is black. Every sample of input 0 is black and
+    # every sample of input 1 white, except one grey sample each: the nearest sample of
+    # each input must be its own grey one, though the other input's samples are nearer.
+    targets = np.stack([np.ones((2, 2, 3)), np.zeros((2, 2, 3))]).astype("float32")
+
+    def sample_fn(seed, c):
+        images = np.zeros((2, c, 2, 2, 3), "float32")
+        images[1] = 1.0
+        images[:, c - 1] = 0.5
+        codes = np.tile(np.arange(c, dtype="float32")[None, :, None], [2, 1, 1])
+        return (tf.constant(codes),), tf.constant(images.reshape(2 * c, 2, 2, 3))
+
+    (chosen,), distance = model._nearest(sample_fn, {"pixels": targets}, 3, tf.constant([0, 0]))
+    np.testing.assert_array_equal(chosen.numpy()[:, 0], [2.0, 2.0])
+    np.testing.assert_allclose(distance, [0.25, 0.25])
+
+
+def test_hierarchical_selection_matches_brute_force(triple):
+    lr, mid, hr = triple
+    model = _model("hierarchical", lower=5, upper=7, chunk=3)
+    drawn = _record_noise(model)
+    z_lo, z_up, d_lo, d_up = model.select_codes(lr, mid, hr)
+    lower_codes = np.concatenate(drawn[:2], axis=1)  # chunks of 3 + 2: [B, 5, 2h, 2w, c]
+    upper_codes = np.concatenate(drawn[2:], axis=1)  # chunks of 3 + 3 + 1
+    assert lower_codes.shape[1] == 5 and upper_codes.shape[1] == 7
+    g = model.generator
+    lower_d = np.stack([((np.asarray(g.lower([lr, lr, lower_codes[:, j]])) - mid) ** 2).mean(axis=(1, 2, 3))
+                        for j in range(5)], axis=1)
+    best_lower = lower_codes[np.arange(len(lr)), lower_d.argmin(axis=1)]
+    np.testing.assert_array_equal(z_lo, best_lower)
+    np.testing.assert_allclose(d_lo, lower_d.min(axis=1), rtol=1e-5)
+    base = np.asarray(g.lower([lr, lr, best_lower]))
+    upper_d = np.stack([((np.asarray(g.upper([base, lr, upper_codes[:, j]])) - hr) ** 2).mean(axis=(1, 2, 3))
+                        for j in range(7)], axis=1)
+    np.testing.assert_array_equal(z_up, upper_codes[np.arange(len(lr)), upper_d.argmin(axis=1)])
+    np.testing.assert_allclose(d_up, upper_d.min(axis=1), rtol=1e-5)
+
+
+def test_joint_selection_chooses_pairs_on_the_4x_output(triple):
+    lr, mid, hr = triple
+    model = _model("joint", lower=2, upper=2, chunk=4)  # 4 pairs in one chunk
+    drawn = _record_noise(model)
+    z_lo, z_up, d_lo, d_up = model.select_codes(lr, mid, hr)
+    lows, ups = drawn  # one chunk: z_lo codes, then z_up codes, [B, 4, ...]
+    outputs = [np.asarray(model.generator([lr, lows[:, j], ups[:, j]])) for j in range(4)]
+    d = np.stack([((o - hr) ** 2).mean(axis=(1, 2, 3)) for o in outputs], axis=1)
+    best = d.argmin(axis=1)
+    np.testing.assert_array_equal(z_lo, lows[np.arange(len(lr)), best])
+    np.testing.assert_array_equal(z_up, ups[np.arange(len(lr)), best])
+    np.testing.assert_array_equal(d_lo, 0.0)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"num_lower_samples": 0}, "num_lower_samples=0"),
+    ({"selection": "greedy"}, "selection='greedy'"),
+])
+def test_bad_selection_options(kwargs, match):
+    args = dict(num_lower_samples=2, num_upper_samples=2)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        SRIM(SRIMGenerator(channels=4, num_convs=2), None, Distance({"pixels": 1.0}),
+             Distance({"pixels": 1.0}, "l1"), **args)
+
+
+@pytest.mark.parametrize("bad,match", [
+    (np.zeros((4, 4, 3), "float32"), "rank 4"),
+    (np.zeros((1, 4, 4, 4), "float32"), "3 channels"),
+    (np.zeros((1, 4, 4, 3), "uint8"), "dtype"),
+])
+def test_bad_images_name_shape_channels_or_dtype(bad, match):
+    model = _model()
+    with pytest.raises(ValueError, match=match):
+        model.super_resolve(bad)
