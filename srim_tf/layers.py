@@ -1,4 +1,6 @@
-"""Weight-normalised convolution, as in the authors' SRIM code.
+"""Layers Keras lacks: weight-normalised convolution, and bilinear upsampling of dynamic sizes.
+
+Weight-normalised convolution, as in the authors' SRIM code.
 
 Keras 3 has no weight-normalisation wrapper, so this is a `Conv2D` whose kernel is
 `g * v / ||v||` with the norm taken per output channel (Salimans & Kingma, 2016).
@@ -7,6 +9,7 @@ matters when many noise samples of one image share a batch during selection.
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 
@@ -42,3 +45,35 @@ class WeightNormConv2D(keras.layers.Conv2D):
 
     def load_own_variables(self, store):
         keras.layers.Layer.load_own_variables(self, store)
+
+
+@keras.saving.register_keras_serializable(package="srim_tf")
+class BilinearUpsample(keras.layers.Layer):
+    """Bilinear upsampling by an integer factor, for inputs of any (dynamic) size.
+
+    `keras.layers.UpSampling2D` needs static sizes inside a `tf.function` with unknown
+    height and width, which serving signatures have.
+
+    Args:
+        factor: integer upsampling factor.
+
+    Examples:
+        >>> BilinearUpsample(2)(keras.ops.zeros((1, 3, 5, 2))).shape
+        TensorShape([1, 6, 10, 2])
+    """
+
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, inputs):
+        size = tf.shape(inputs)[1:3] * self.factor
+        return tf.cast(tf.image.resize(inputs, size, "bilinear"), inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        scale = (lambda d: None if d is None else d * self.factor)
+        return (batch, scale(height), scale(width), channels)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}

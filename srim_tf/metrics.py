@@ -2,8 +2,11 @@
 
 PSNR and SSIM are computed on the luma Y of ITU-R BT.601 (MATLAB `rgb2ycbcr`), on the
 [0, 255] scale, after cropping `border` pixels from every side; SSIM uses an 11x11 Gaussian
-window with sigma 1.5, K1 = 0.01, K2 = 0.03 (`tf.image.ssim`). All functions take float
-images in [0, 1], `[N, H, W, 3]`, and return one value per image.
+window with sigma 1.5, K1 = 0.01, K2 = 0.03 (`tf.image.ssim`). Grey images (one channel)
+are measured on their own grey level, as the MATLAB scripts behind published tables do
+(they convert only 3-channel images): that is what reproduces Set14's published bicubic
+figure, whose bridge.png is grey. All functions take float images in [0, 1],
+`[N, H, W, C]`, and return one value per image.
 """
 
 import tensorflow as tf
@@ -14,8 +17,13 @@ _Y_WEIGHTS = (65.481, 128.553, 24.966)
 
 
 def rgb_to_y(images):
-    """`[N, H, W, 3]` RGB in [0, 1] -> `[N, H, W, 1]` BT.601 luma in [16, 235]."""
+    """`[N, H, W, 3]` RGB in [0, 1] -> `[N, H, W, 1]` BT.601 luma in [16, 235].
+
+    One-channel (grey) images are returned as their grey level on [0, 255].
+    """
     images = tf.cast(images, tf.float32)
+    if images.shape[-1] == 1:
+        return images * 255.0
     return 16.0 + tf.reduce_sum(images * tf.constant(_Y_WEIGHTS), axis=-1, keepdims=True)
 
 

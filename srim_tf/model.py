@@ -9,7 +9,7 @@ has 3 channels and a sigmoid, so outputs lie in [0, 1].
 import keras
 
 from srim_tf import options
-from srim_tf.layers import WeightNormConv2D
+from srim_tf.layers import BilinearUpsample, WeightNormConv2D
 
 NORMALIZATIONS = ("weight", "batch", "none")
 ACTIVATIONS = ("leaky_relu", "relu")
@@ -55,8 +55,8 @@ def build_stage(skip_factor, channels=64, kernel_size=5, num_convs=9, noise_chan
     lr = keras.Input((None, None, 3), name="lr")
     noise = keras.Input((None, None, noise_channels), name="noise")
 
-    upsampled = keras.layers.UpSampling2D(2, interpolation="bilinear", name="upsample")(image)
-    skip = keras.layers.UpSampling2D(skip_factor, interpolation="bilinear", name="skip")(lr)
+    upsampled = BilinearUpsample(2, name="upsample")(image)
+    skip = BilinearUpsample(skip_factor, name="skip")(lr)
     x = keras.layers.Concatenate(name="with_noise")([upsampled, noise])
     for i in range(num_convs):
         last = i == num_convs - 1

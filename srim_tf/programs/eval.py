@@ -1,0 +1,49 @@
+"""srim_eval: PSNR/SSIM (Y, BT.601), LR consistency and diversity, as published tables do.
+
+Usage: srim_eval --method=bicubic --hr_dir=../shared/data/Set5 --hr_dir=../shared/data/Set14
+       srim_eval --method=WORKDIR_OR_SAVEDMODEL --hr_dir=... --num_samples=10 --json=out.json
+"""
+
+import csv
+import json
+
+from absl import app, flags
+
+from srim_tf import evaluation
+from srim_tf.samplers import load_sampler
+
+flags.DEFINE_string("method", "bicubic",
+                    "bicubic | pretrained | a workdir | a checkpoint | a SavedModel | folder:PATH of SR images.")
+flags.DEFINE_multi_string("hr_dir", None, "Folder of HR images (repeatable); named by its folder.")
+flags.DEFINE_integer("num_samples", 10, "Samples per image for stochastic models (K).")
+flags.DEFINE_integer("seed", 0, "Noise seed.")
+flags.DEFINE_integer("tile_size", 256, "Tile size in LR pixels (0: whole image).")
+flags.DEFINE_string("json", None, "Write per-set means and per-image values here.")
+flags.DEFINE_string("csv", None, "Write one row per image and per set here.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if not FLAGS.hr_dir:
+        raise app.UsageError("--hr_dir is required (one or more HR folders).")
+    method = FLAGS.method
+    if method != "bicubic" and not method.startswith("folder:"):
+        method = load_sampler(method)
+    results = evaluation.evaluate(method, FLAGS.hr_dir, FLAGS.num_samples, FLAGS.seed, FLAGS.tile_size)
+    print(evaluation.table(results))
+    if FLAGS.json:
+        with open(FLAGS.json, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=2)
+    if FLAGS.csv:
+        with open(FLAGS.csv, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows(evaluation.csv_rows(results))
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

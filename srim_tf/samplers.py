@@ -1,0 +1,94 @@
+"""One interface over the places a trained generator can come from.
+
+A sampler maps float LR windows `[N, h, w, 3]` in [0, 1] to `[N, K, 4h, 4w, 3]` samples,
+with position-addressed noise so tiles of one image agree. `load_sampler` accepts:
+    "pretrained"       the small model shipped inside the package (srim_tf/pretrained/)
+    a workdir          the newest checkpoint of a srim_train run
+    a checkpoint       a prefix such as WORKDIR/checkpoints/ckpt-1000
+    a SavedModel       an srim_export version folder, or its parent (newest version)
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+from srim_tf import checkpoints
+from srim_tf.imle import super_resolve_with
+from srim_tf.inference import receptive_field
+from srim_tf.model import SRIMGenerator
+
+PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
+
+
+class GeneratorSampler:
+    """Samples from a Keras `SRIMGenerator`."""
+
+    def __init__(self, generator, description):
+        self.generator = generator
+        self.description = description
+        self.receptive_field = receptive_field(generator.num_convs, generator.kernel_size)
+        self._run = tf.function(
+            lambda lr, k, seed, scale, offset: super_resolve_with(
+                generator, lr, k, seed, scale, (offset[0], offset[1])),
+            input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32),
+                             tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int64),
+                             tf.TensorSpec([], tf.float32), tf.TensorSpec([2], tf.int32)])
+
+    def __call__(self, lr, num_samples, seed, noise_scale, offset=(0, 0)):
+        return self._run(tf.constant(lr, tf.float32), tf.constant(num_samples, tf.int32),
+                         tf.constant(seed, tf.int64), tf.constant(noise_scale, tf.float32),
+                         tf.constant(offset, tf.int32)).numpy()
+
+
+class SavedModelSampler:
+    """Samples through an exported SavedModel's `samples_at` signature."""
+
+    def __init__(self, path):
+        self.loaded = tf.saved_model.load(path)
+        self.description = f"SavedModel {path}"
+        self.receptive_field = int(self.loaded.receptive_field.numpy())
+        self._run = self.loaded.signatures["samples_at"]
+
+    def __call__(self, lr, num_samples, seed, noise_scale, offset=(0, 0)):
+        return self._run(lr=tf.constant(lr, tf.float32), num_samples=tf.constant(num_samples, tf.int32),
+                         seed=tf.constant(seed, tf.int64), noise_scale=tf.constant(noise_scale, tf.float32),
+                         offset=tf.constant(offset, tf.int32))["samples"].numpy()
+
+
+def load_pretrained(directory=PRETRAINED_DIR):
+    """The shipped generator: `config.json` + `generator.weights.h5`."""
+    config_path = os.path.join(directory, "config.json")
+    if not os.path.isfile(config_path):
+        raise ValueError(f"No pretrained model is installed (expected {config_path}).")
+    with open(config_path, encoding="utf-8") as f:
+        config = json.load(f)
+    generator = SRIMGenerator(**config["generator"])
+    generator.load_weights(os.path.join(directory, "generator.weights.h5"))
+    return generator
+
+
+def _saved_model_dir(path):
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return path
+    if os.path.isdir(path):
+        versions = sorted((int(n) for n in os.listdir(path) if n.isdigit()), reverse=True)
+        for version in versions:
+            candidate = os.path.join(path, str(version))
+            if os.path.isfile(os.path.join(candidate, "saved_model.pb")):
+                return candidate
+    return None
+
+
+def load_sampler(spec="pretrained"):
+    """A sampler for `spec` (see the module docstring); `ValueError` naming it if none fits."""
+    if spec == "pretrained":
+        return GeneratorSampler(load_pretrained(), "pretrained model")
+    saved_model = _saved_model_dir(spec)
+    if saved_model:
+        return SavedModelSampler(saved_model)
+    if checkpoints.latest_checkpoint(spec):
+        generator, _, checkpoint = checkpoints.load_generator(spec)
+        return GeneratorSampler(generator, f"checkpoint {checkpoint}")
+    raise ValueError("Unknown model. Expected 'pretrained', a srim_train workdir, a checkpoint"
+                     f" prefix, or an exported SavedModel. Received: --model={spec}")
