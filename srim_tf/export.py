@@ -34,6 +34,10 @@ class ServingModule(tf.Module):
     def __init__(self, generator, noise_scale=0.0, max_input_pixels=1024 * 1024, receptive_field=16):
         super().__init__()
         self.generator = generator
+        # Keras 3 variables wrap tf.Variables; TF1-style loaders (TF Serving's C++ loader,
+        # `saved_model_cli run`) restore only tf.Variables tracked directly, as
+        # keras.export.ExportArchive also does.
+        self.tf_variables = [variable.value for variable in generator.variables]
         self.noise_scale = tf.Variable(float(noise_scale), trainable=False, name="noise_scale")
         self.max_input_pixels = tf.Variable(int(max_input_pixels), dtype=tf.int64,
                                             trainable=False, name="max_input_pixels")

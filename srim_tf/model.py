@@ -62,13 +62,15 @@ def build_stage(skip_factor, channels=64, kernel_size=5, num_convs=9, noise_chan
         last = i == num_convs - 1
         if i > 0:
             x = keras.layers.Concatenate(name=f"skip_{i}")([x, skip])
-        x = _conv(3 if last else channels, kernel_size, normalization, f"conv_{i}")(x)
+        # Layer names carry the stage name: variables must be unique across stages for
+        # TF1-style SavedModel loaders (saved_model_cli run, TF Serving).
+        x = _conv(3 if last else channels, kernel_size, normalization, f"{name}_conv_{i}")(x)
         if last:
             # Sigmoid in float32 so mixed-precision outputs still lie in [0, 1] exactly.
             x = keras.layers.Activation("sigmoid", dtype="float32", name="rgb")(x)
             break
         if normalization == "batch":
-            x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
+            x = keras.layers.BatchNormalization(name=f"{name}_bn_{i}")(x)
         if activation == "leaky_relu":
             x = keras.layers.LeakyReLU(0.2, name=f"act_{i}")(x)
         else:

@@ -52,3 +52,13 @@ def shared_data(*parts):
     if not os.path.exists(path):
         pytest.skip(f"needs ../shared/data ({path})")
     return path
+
+
+@pytest.fixture(scope="session")
+def trained_workdir(tmp_path_factory):
+    """A srim_train workdir holding a tiny model trained for 2 steps."""
+    from srim_tf.train import train_and_evaluate
+
+    workdir = str(tmp_path_factory.mktemp("trained") / "run")
+    train_and_evaluate(tiny_config(train_steps=2, checkpoint_every=2, image_summary_every=2), workdir)
+    return workdir

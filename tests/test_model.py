@@ -47,8 +47,9 @@ def test_stages_are_callable_alone_and_compose_to_the_generator(rng):
 def test_skip_connections_feed_every_convolution_after_the_first():
     stage = build_stage(2, channels=8, kernel_size=3, num_convs=4)
     conv_inputs = {layer.name: layer.input.shape[-1] for layer in stage.layers
-                   if layer.name.startswith("conv_")}
-    assert conv_inputs == {"conv_0": 3 + 5, "conv_1": 8 + 3, "conv_2": 8 + 3, "conv_3": 8 + 3}
+                   if "_conv_" in layer.name}
+    assert conv_inputs == {"stage_conv_0": 3 + 5, "stage_conv_1": 8 + 3, "stage_conv_2": 8 + 3,
+                           "stage_conv_3": 8 + 3}
 
 
 @pytest.mark.parametrize("normalization,activation", [("batch", "relu"), ("none", "leaky_relu")])

@@ -1,0 +1,84 @@
+"""srim_eval's conventions reproduce published figures; its outputs and errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from srim_tf import evaluation
+from srim_tf.samplers import load_sampler
+from tests.conftest import shared_data
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.parametrize("name,psnr,ssim,psnr_tolerance", [
+    ("Set5", 28.42, 0.8104, 0.02),
+    # Published Set14 figures used mod-cropped copies: a few hundredths of a dB apart.
+    ("Set14", 26.00, 0.7027, 0.05),
+])
+def test_bicubic_reproduces_published_figures(name, psnr, ssim, psnr_tolerance):
+    result = evaluation.evaluate("bicubic", [shared_data(name)], show_progress=False)[name]
+    assert result["y_psnr"] == pytest.approx(psnr, abs=psnr_tolerance)
+    assert result["y_ssim"] == pytest.approx(ssim, abs=0.002)
+
+
+def _folder(tmp_path, rng, sizes):
+    folder = tmp_path / "Tiny"
+    folder.mkdir()
+    for i, (h, w) in enumerate(sizes):
+        Image.fromarray((rng.random((h, w, 3)) * 255).astype(np.uint8)).save(folder / f"im{i}.png")
+    return str(folder)
+
+
+def test_program_writes_json_and_csv_with_all_keys_for_a_model(trained_workdir, tmp_path, rng):
+    folder = _folder(tmp_path, rng, [(34, 41), (32, 32)])
+    json_path, csv_path = str(tmp_path / "r.json"), str(tmp_path / "r.csv")
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bin", "srim_eval"), f"--method={trained_workdir}",
+         f"--hr_dir={folder}", "--num_samples=3", f"--json={json_path}", f"--csv={csv_path}"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Tiny" in result.stdout and "best_of_k_y_psnr" in result.stdout
+    with open(json_path) as f:
+        report = json.load(f)["Tiny"]
+    for key in evaluation.KEYS:
+        assert np.isfinite(report[key]), key
+    assert len(report["per_image"]) == 2
+    assert report["best_of_k_y_psnr"] >= report["y_psnr"]
+    assert report["y_psnr"] == pytest.approx(np.mean([r["y_psnr"] for r in report["per_image"]]))
+    with open(csv_path) as f:
+        lines = f.read().splitlines()
+    assert lines[0].startswith("set,image,y_psnr") and len(lines) == 1 + 2 + 1
+
+
+def test_folder_method_matches_bicubic_outputs_and_refuses_mismatched_sizes(tmp_path, rng):
+    folder = _folder(tmp_path, rng, [(32, 36)])
+    sr = tmp_path / "sr"
+    sr.mkdir()
+    Image.fromarray((rng.random((32, 32, 3)) * 255).astype(np.uint8)).save(sr / "im0.png")
+    with pytest.raises(ValueError, match="Size mismatch: .*im0.png is 32x32x3"):
+        evaluation.evaluate(f"folder:{sr}", [folder], show_progress=False)
+
+
+def test_errors_name_the_folder_or_file(tmp_path, rng):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="No images in HR folder .*empty"):
+        evaluation.evaluate("bicubic", [str(empty)], show_progress=False)
+    small = _folder(tmp_path, rng, [(12, 40)])
+    with pytest.raises(ValueError, match="too small to evaluate: .*im0.png is 40x12"):
+        evaluation.evaluate("bicubic", [small], show_progress=False)
+
+
+def test_zero_noise_is_deterministic_and_samples_spread(trained_workdir, tmp_path, rng):
+    folder = _folder(tmp_path, rng, [(32, 32)])
+    sampler = load_sampler(trained_workdir)
+    a = evaluation.evaluate(sampler, [folder], num_samples=2, seed=1, show_progress=False)["Tiny"]
+    b = evaluation.evaluate(sampler, [folder], num_samples=2, seed=2, show_progress=False)["Tiny"]
+    assert a["zero_noise_y_psnr"] == b["zero_noise_y_psnr"]
+    assert a["diversity_std"] > 0

@@ -1,0 +1,95 @@
+"""The exported SavedModel serves all signatures and fails bad requests alone."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from srim_tf import export
+from srim_tf.checkpoints import load_generator
+from srim_tf.imle import super_resolve_with
+
+SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+
+
+@pytest.fixture(scope="module")
+def exported(trained_workdir, tmp_path_factory):
+    generator = load_generator(trained_workdir)[0]
+    base = str(tmp_path_factory.mktemp("export") / "srim")
+    path = export.export(generator, base, max_input_pixels=400)
+    return generator, base, path
+
+
+def test_tf_serving_layout_and_versions(exported):
+    generator, base, path = exported
+    assert path == os.path.join(base, "1")
+    assert os.path.isfile(os.path.join(path, "saved_model.pb"))
+    assert os.path.isdir(os.path.join(path, "variables"))
+    assert export.next_version(base) == 2
+    with pytest.raises(ValueError, match="already exists"):
+        export.export(generator, base, version=1)
+
+
+def test_saved_model_cli_lists_signatures_with_dtypes_and_shapes(exported):
+    shown = subprocess.run([SAVED_MODEL_CLI, "show", "--all", "--dir", exported[2]],
+                           capture_output=True, text=True, check=True).stdout
+    for signature in ("serving_default", "samples", "encoded"):
+        assert f"signature_def['{signature}']" in shown
+    assert shown.count("tensorflow/serving/predict") >= 3
+    assert "DT_UINT8" in shown and "shape: (-1, -1, -1, 3)" in shown and "DT_STRING" in shown
+
+
+def test_saved_model_cli_run_gives_the_keras_models_pixels(exported, tmp_path):
+    generator, _, path = exported
+    image = (np.arange(6 * 5 * 3).reshape(1, 6, 5, 3) * 3 % 256).astype(np.uint8)
+    request = {"images": image, "num_samples": np.int64(2), "seed": np.int64(7),
+               "noise_scale": np.float32(1.0)}
+    for name, value in request.items():
+        np.save(tmp_path / f"{name}.npy", value)
+    subprocess.run(
+        [SAVED_MODEL_CLI, "run", "--dir", path, "--tag_set", "serve", "--signature_def", "samples",
+         "--inputs", ";".join(f"{name}={tmp_path / name}.npy" for name in request),
+         "--outdir", str(tmp_path)], capture_output=True, text=True, check=True)
+    served = np.load(tmp_path / "samples.npy")
+    expected = super_resolve_with(generator, tf.constant(image, tf.float32) / 255.0, 2,
+                                  tf.constant(7, tf.int64), 1.0).numpy()
+    expected = np.round(np.clip(expected, 0, 1) * 255).astype(np.uint8)
+    assert served.shape == (1, 2, 24, 20, 3)
+    np.testing.assert_array_equal(served, expected)
+
+
+def test_fresh_process_serves_all_signatures_and_bad_requests_fail_alone(exported):
+    script = f"""
+import numpy as np, tensorflow as tf
+m = tf.saved_model.load({exported[2]!r})
+img = tf.constant(np.full((2, 6, 5, 3), 100, np.uint8))
+out = m.signatures["serving_default"](images=img)["images"]
+assert out.shape == (2, 24, 20, 3) and out.dtype == tf.uint8, out.shape
+s = m.signatures["samples"](images=img, num_samples=tf.constant(3, tf.int64),
+                            seed=tf.constant(1, tf.int64), noise_scale=tf.constant(1.0))["samples"]
+assert s.shape == (2, 3, 24, 20, 3)
+s2 = m.signatures["samples"](images=img, num_samples=tf.constant(3, tf.int64),
+                             seed=tf.constant(1, tf.int64), noise_scale=tf.constant(1.0))["samples"]
+assert np.array_equal(s, s2)
+png = tf.io.encode_png(np.full((6, 5, 3), 50, np.uint8))
+decoded = tf.io.decode_png(m.signatures["encoded"](encoded=tf.stack([png, png]))["png"][1])
+assert decoded.shape == (24, 20, 3)
+try:
+    m.signatures["serving_default"](images=tf.zeros((1, 30, 30, 3), tf.uint8))
+    raise SystemExit("oversize request was served")
+except tf.errors.InvalidArgumentError as e:
+    assert "max_input_pixels" in str(e)
+try:
+    m.signatures["serving_default"](images=tf.zeros((1, 6, 5, 3), tf.float32))
+    raise SystemExit("float request was served")
+except (TypeError, ValueError, tf.errors.InvalidArgumentError):
+    pass
+again = m.signatures["serving_default"](images=img)["images"]
+assert np.array_equal(again, out)
+print("served")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "served" in result.stdout, result.stderr[-3000:]

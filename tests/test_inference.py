@@ -1,0 +1,94 @@
+"""Tiled inference, odd image formats, and the srim_sample program."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from srim_tf import inference
+from srim_tf.samplers import load_sampler
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def sampler(trained_workdir):
+    return load_sampler(trained_workdir)
+
+
+def _photo(rng, height, width):
+    coarse = rng.random((1, height // 4 + 1, width // 4 + 1, 3)).astype("float32")
+    smooth = tf.image.resize(coarse, [height, width], "bicubic").numpy()[0]
+    return np.round(np.clip(smooth, 0, 1) * 255).astype(np.uint8)
+
+
+def test_tiled_and_untiled_outputs_agree(sampler, rng):
+    image = _photo(rng, 37, 29)
+    whole = inference.super_resolve_image(sampler, image, 2, seed=4, tile_size=0)
+    tiled = inference.super_resolve_image(sampler, image, 2, seed=4, tile_size=10)
+    assert whole.shape == tiled.shape == (2, 148, 116, 3)
+    assert np.abs(whole.astype(int) - tiled.astype(int)).max() <= 1
+
+
+def test_tiles_without_context_margin_do_show_seams(sampler, rng):
+    # The check above can fail: with no margin, tile borders differ.
+    image = _photo(rng, 37, 29)
+    whole = inference.super_resolve_image(sampler, image, 1, seed=4, tile_size=0)
+    seamy = inference.super_resolve_image(sampler, image, 1, seed=4, tile_size=10, overlap=0)
+    assert np.abs(whole.astype(int) - seamy.astype(int)).max() > 1
+
+
+def test_receptive_field_of_the_paper_network():
+    # 9 convs of 5x5 per stage: 18 px at 2x (9 LR px) + 18 px at 4x (4.5 LR px) + 2.
+    assert inference.receptive_field(9, 5) == 16
+
+
+def _write(path, array, mode=None):
+    Image.fromarray(array, mode).save(path) if mode else Image.fromarray(array).save(path)
+
+
+def test_sample_program_handles_grey_alpha_16_bit_and_broken_files(trained_workdir, tmp_path, rng):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    rgb = _photo(rng, 12, 10)
+    _write(str(inputs / "colour.png"), rgb)
+    _write(str(inputs / "grey.png"), rgb[..., 0])
+    _write(str(inputs / "alpha.png"), np.concatenate([rgb, np.full((12, 10, 1), 128, np.uint8)], -1))
+    tf.io.write_file(str(inputs / "deep.png"), tf.io.encode_png(rgb.astype(np.uint16) * 257))
+    (inputs / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bin", "srim_sample"), f"--model={trained_workdir}",
+         f"--input={inputs}", f"--output_dir={out}", "--num_samples=2", "--contact_sheet"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr[-2000:]  # one input failed
+    assert "broken.jpg" in result.stderr
+    assert (out / "colour_x4_s0.png").exists() and (out / "colour_x4_s1.png").exists()
+    assert Image.open(out / "grey_x4_s0.png").mode == "L"
+    with_alpha = np.asarray(Image.open(out / "alpha_x4_s0.png"))
+    assert with_alpha.shape == (48, 40, 4) and abs(int(with_alpha[..., 3].mean()) - 128) <= 1
+    deep = tf.io.decode_png(tf.io.read_file(str(out / "deep_x4_s0.png")), dtype=tf.uint16).numpy()
+    assert deep.shape == (48, 40, 3) and deep.max() > 255 and np.all(deep % 257 == 0)
+    assert np.asarray(Image.open(out / "colour_x4_sheet.png")).shape == (48, 3 * 40, 3)
+    assert np.asarray(Image.open(out / "colour_x4_std.png")).shape == (48, 40)
+
+
+def test_sample_program_never_overwrites_an_input(trained_workdir, tmp_path, rng):
+    _write(str(tmp_path / "photo.png"), _photo(rng, 8, 8))
+    _write(str(tmp_path / "photo_x4_s0.png"), _photo(rng, 8, 8))
+    before = (tmp_path / "photo_x4_s0.png").read_bytes()
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bin", "srim_sample"), f"--model={trained_workdir}",
+         f"--input={tmp_path}", f"--output_dir={tmp_path}"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and "Refusing to overwrite" in result.stderr
+    assert (tmp_path / "photo_x4_s0.png").read_bytes() == before
+
+
+def test_unknown_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match=f"Received: --model={tmp_path}"):
+        load_sampler(str(tmp_path))
