@@ -61,7 +61,8 @@ def srim(config):
                  num_lower_samples=config["num_lower_samples"],
                  num_upper_samples=config["num_upper_samples"],
                  sample_chunk=config["sample_chunk"], selection=config["selection"],
-                 mid_loss_weight=config["mid_loss_weight"], code_jitter=config["code_jitter"],
+                 mid_loss_weight=config["mid_loss_weight"],
+                 zero_code_loss_weight=config["zero_code_loss_weight"], code_jitter=config["code_jitter"],
                  seed=config["seed"])
     return model, vgg_source
 

@@ -50,6 +50,9 @@ flags.DEFINE_integer("sample_chunk", 20, "Samples per input generated at once (b
 flags.DEFINE_enum("selection", "hierarchical", ["hierarchical", "joint"],
                   "hierarchical (paper 2.4) or joint: m_lo + m_up code pairs chosen on the 4x output.")
 flags.DEFINE_float("mid_loss_weight", 0.0, "Extra loss on the 2x output (0 in the authors' code).")
+flags.DEFINE_float("zero_code_loss_weight", 0.0,
+                   "Extra loss on the z = 0 output, so noise_scale=0 gives a good deterministic"
+                   " image (not in the paper; 0 there).")
 flags.DEFINE_float("code_jitter", 0.1, "Std of jitter added to chosen codes (authors: 0.1).")
 flags.DEFINE_integer("code_pool_size", 0,
                      "Code reuse: choose codes for this many images at once ('a month') and"

@@ -37,6 +37,9 @@ class SRIM(keras.Model):
         selection: "hierarchical" or "joint".
         mid_loss_weight: weight of an extra loss on the 2x output against the 2x target
             (0 in the authors' code).
+        zero_code_loss_weight: weight of an extra loss on the output at z = 0 (0 in the
+            authors' code). Without it the z = 0 output is off-distribution: the network
+            learns to expect codes of unit scale, and `noise_scale=0` gives a biased image.
         code_jitter: std of the Gaussian jitter added to chosen codes before the step
             (0.1 in the authors' code).
         seed: base seed of the selection noise.
@@ -52,8 +55,8 @@ class SRIM(keras.Model):
 
     def __init__(self, generator, vgg_trunk, selection_distance, loss_distance,
                  num_lower_samples=100, num_upper_samples=100, sample_chunk=20,
-                 selection="hierarchical", mid_loss_weight=0.0, code_jitter=0.1, seed=0,
-                 **kwargs):
+                 selection="hierarchical", mid_loss_weight=0.0, zero_code_loss_weight=0.0,
+                 code_jitter=0.1, seed=0, **kwargs):
         super().__init__(**kwargs)
         options.check_choice("selection", selection, SELECTIONS)
         for name, value in (("num_lower_samples", num_lower_samples),
@@ -73,6 +76,7 @@ class SRIM(keras.Model):
         self.sample_chunk = sample_chunk
         self.selection = selection
         self.mid_loss_weight = mid_loss_weight
+        self.zero_code_loss_weight = zero_code_loss_weight
         self.code_jitter = code_jitter
         self.seed = seed
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -220,6 +224,11 @@ class SRIM(keras.Model):
         if self.mid_loss_weight:
             loss += self.mid_loss_weight * self.loss_distance.paired(
                 self.features(out_mid), self.features(mid))
+        if self.zero_code_loss_weight:
+            _, out_zero = self.generator.generate(lr, tf.zeros_like(z_lo), tf.zeros_like(z_up),
+                                                  training=training)
+            loss += self.zero_code_loss_weight * self.loss_distance.paired(
+                self.features(out_zero), self.features(hr))
         return tf.reduce_mean(loss), out
 
     def train_step(self, data):
