@@ -63,7 +63,7 @@ def srim(config):
                  sample_chunk=config["sample_chunk"], selection=config["selection"],
                  mid_loss_weight=config["mid_loss_weight"],
                  zero_code_loss_weight=config["zero_code_loss_weight"], code_jitter=config["code_jitter"],
-                 seed=config["seed"])
+                 seed=config["seed"], selection_precision=config["selection_precision"])
     return model, vgg_source
 
 

@@ -49,6 +49,9 @@ flags.DEFINE_integer("num_upper_samples", 100, "Upper-stage codes drawn per inpu
 flags.DEFINE_integer("sample_chunk", 20, "Samples per input generated at once (bounds memory).")
 flags.DEFINE_enum("selection", "hierarchical", ["hierarchical", "joint"],
                   "hierarchical (paper 2.4) or joint: m_lo + m_up code pairs chosen on the 4x output.")
+flags.DEFINE_enum("selection_precision", "float32", ["float32", "bfloat16"],
+                  "Compute precision of sample selection (no gradients): bfloat16 is ~2x faster"
+                  " on CPUs with AVX-512 BF16 and on accelerators.")
 flags.DEFINE_float("mid_loss_weight", 0.0, "Extra loss on the 2x output (0 in the authors' code).")
 flags.DEFINE_float("zero_code_loss_weight", 0.0,
                    "Extra loss on the z = 0 output, so noise_scale=0 gives a good deterministic"

@@ -12,6 +12,7 @@ import keras
 import tensorflow as tf
 
 from srim_tf import metrics, noise, options
+from srim_tf.precision import PRECISIONS, compute_precision
 from srim_tf.distances import Distance
 from srim_tf.features import FeatureExtractor
 
@@ -43,6 +44,8 @@ class SRIM(keras.Model):
         code_jitter: std of the Gaussian jitter added to chosen codes before the step
             (0.1 in the authors' code).
         seed: base seed of the selection noise.
+        selection_precision: "float32" or "bfloat16": the compute precision of sample
+            generation and features during selection (the gradient step stays float32).
 
     Examples:
         >>> from srim_tf.model import SRIMGenerator
@@ -56,9 +59,10 @@ class SRIM(keras.Model):
     def __init__(self, generator, vgg_trunk, selection_distance, loss_distance,
                  num_lower_samples=100, num_upper_samples=100, sample_chunk=20,
                  selection="hierarchical", mid_loss_weight=0.0, zero_code_loss_weight=0.0,
-                 code_jitter=0.1, seed=0, **kwargs):
+                 code_jitter=0.1, seed=0, selection_precision="float32", **kwargs):
         super().__init__(**kwargs)
         options.check_choice("selection", selection, SELECTIONS)
+        options.check_choice("selection_precision", selection_precision, PRECISIONS)
         for name, value in (("num_lower_samples", num_lower_samples),
                             ("num_upper_samples", num_upper_samples),
                             ("sample_chunk", sample_chunk)):
@@ -79,6 +83,7 @@ class SRIM(keras.Model):
         self.zero_code_loss_weight = zero_code_loss_weight
         self.code_jitter = code_jitter
         self.seed = seed
+        self.selection_precision = selection_precision
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.lower_distance_tracker = keras.metrics.Mean(name="nearest_distance_lower")
         self.upper_distance_tracker = keras.metrics.Mean(name="nearest_distance_upper")
@@ -171,7 +176,12 @@ class SRIM(keras.Model):
             `(z_lo [B, 2h, 2w, c], z_up [B, 4h, 4w, c], lower_distance [B], upper_distance [B])`;
             lower_distance is 0 for joint selection.
         """
-        lr = tf.convert_to_tensor(lr, self.compute_dtype)
+        models = (self.generator.lower, self.generator.upper, self.features.trunk)
+        with compute_precision(models, self.selection_precision):
+            return self._select_codes(lr, mid, hr)
+
+    def _select_codes(self, lr, mid, hr):
+        lr = tf.cast(lr, tf.float32)
         shape = tf.shape(lr)
         batch, height, width = shape[0], shape[1], shape[2]
         seed = self._step_seed()
@@ -198,7 +208,7 @@ class SRIM(keras.Model):
 
         (z_lo,), d_lo = self._nearest(lower_samples, self.features(mid), self.num_lower_samples,
                                       lower_seed)
-        base = self.generator.lower([lr, lr, z_lo])  # [B, 2h, 2w, 3], the chosen 2x output
+        base = tf.cast(self.generator.lower([lr, lr, z_lo]), tf.float32)  # [B, 2h, 2w, 3]
 
         def upper_samples(chunk_seed, c):
             z_up = self._noise(chunk_seed, batch, c, 4 * height, 4 * width)

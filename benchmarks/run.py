@@ -1,0 +1,369 @@
+#!/usr/bin/env python3
+"""The benchmark suite: one command measures everything in one run, on this machine.
+
+    python benchmarks/run.py            # full (about 15 minutes on 2 cores)
+    python benchmarks/run.py --quick    # under 3 minutes; the paper-shape selection is
+                                        # measured with 20 + 20 codes and scaled to 100 + 100
+
+Writes benchmarks/results.json and benchmarks/results.md (or --out PREFIX). Figures are
+medians of repeats; compare ratios within one run, not across runs: machines are shared.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from absl import flags as absl_flags  # noqa: E402
+
+from srim_tf import build, data  # noqa: E402
+from srim_tf import flags as srim_flags  # noqa: E402
+from srim_tf.distances import Distance  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The authors' PyTorch code on this machine (issue 7): seconds.
+AUTHORS = {"generator_chunk_20": 2.97, "train_step_batch_16": 10.0,
+           "select_per_image_best": 36.5, "select_per_image_as_coded": 58.4}
+
+
+def config_from(flagfile=None, **overrides):
+    """Flag defaults, then a config file, then overrides: what srim_train would use."""
+    argv = ["bench"] + ([f"--flagfile={os.path.join(ROOT, flagfile)}"] if flagfile else [])
+    absl_flags.FLAGS.unparse_flags()
+    absl_flags.FLAGS(argv)
+    config = srim_flags.values()
+    config.update(vgg_weights="random")
+    config.update(overrides)
+    return config
+
+
+def median_time(fn, repeats, warmup=1):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def smooth_batch(batch, hr_size, seed=0):
+    rng = np.random.default_rng(seed)
+    coarse = rng.random((batch, hr_size // 8, hr_size // 8, 3)).astype("float32")
+    hr = tf.clip_by_value(tf.image.resize(coarse, [hr_size, hr_size], "bicubic"), 0, 1)
+    return tuple(x.numpy() for x in data.to_triple(hr))
+
+
+def conv_flops(channels_in, channels_out, kernel, pixels):
+    return 2 * kernel * kernel * channels_in * channels_out * pixels
+
+
+def generator_flops(config, lr_size):
+    """FLOPs of one 4x sample (both stages), counting convolutions only."""
+    c, k, n, z = config["channels"], config["kernel_size"], config["num_convs"], config["noise_channels"]
+    total = 0
+    for out_size in (2 * lr_size, 4 * lr_size):
+        pixels = out_size * out_size
+        total += conv_flops(3 + z, c, k, pixels)
+        total += (n - 2) * conv_flops(c + 3, c, k, pixels)
+        total += conv_flops(c + 3, 3, k, pixels)
+    return total
+
+
+def vgg_flops(size):
+    """FLOPs of VGG19 up to conv4_4 on a size x size image."""
+    total, channels_in = 0, 3
+    for block, convs, channels in ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512)):
+        side = size // (2 ** (block - 1))
+        for _ in range(convs):
+            total += conv_flops(channels_in, channels, 3, side * side)
+            channels_in = channels
+    return total
+
+
+# ---- training step, broken down ------------------------------------------------------------
+
+def step_breakdown(name, config, repeats):
+    """Times the parts of one training step and the step itself."""
+    keras.utils.set_random_seed(0)
+    model, _ = build.srim(config)
+    model.compile(optimizer=build.optimizer(config), jit_compile=config["jit_compile"])
+    lr, mid, hr = smooth_batch(config["batch_size"], config["hr_size"])
+    g, feats, dist = model.generator, model.features, model.selection_distance
+    b, h = lr.shape[0], lr.shape[1]
+    chunk = min(config["sample_chunk"], config["num_lower_samples"])
+    lr_c = tf.repeat(lr, chunk, axis=0)
+    z_lo = tf.random.normal([b * chunk, 2 * h, 2 * h, config["noise_channels"]])
+    z_up = tf.random.normal([b * chunk, 4 * h, 4 * h, config["noise_channels"]])
+    mid_c = g.lower([lr_c, lr_c, z_lo])
+    hr_c = g.upper([mid_c, lr_c, z_up])
+    gen_lo = tf.function(lambda: g.lower([lr_c, lr_c, z_lo]))
+    gen_up = tf.function(lambda: g.upper([mid_c, lr_c, z_up]))
+    feat_lo = tf.function(lambda: feats(mid_c))
+    feat_up = tf.function(lambda: feats(hr_c))
+    f_mid, f_hr = feats(mid), feats(hr)
+    fs_mid, fs_hr = feat_lo(), feat_up()
+    dist_lo = tf.function(lambda: tf.argmin(dist.to_targets(fs_mid, f_mid, chunk), axis=1))
+    dist_up = tf.function(lambda: tf.argmin(dist.to_targets(fs_hr, f_hr, chunk), axis=1))
+    chunks_lo = -(-config["num_lower_samples"] // chunk)
+    chunks_up = -(-config["num_upper_samples"] // chunk)
+    parts = {
+        "sample generation": median_time(gen_lo, repeats) * chunks_lo + median_time(gen_up, repeats) * chunks_up,
+        "feature extraction": median_time(feat_lo, repeats) * chunks_lo + median_time(feat_up, repeats) * chunks_up,
+        "distances and selection": median_time(dist_lo, repeats) * chunks_lo + median_time(dist_up, repeats) * chunks_up,
+    }
+    codes = model.select_codes(lr, mid, hr)
+    model.make_train_function()
+    given = iter(tf.data.Dataset.from_tensors((lr, mid, hr, codes[0], codes[1])).repeat())
+    parts["gradient step"] = median_time(lambda: model.train_function(given), repeats)
+    model.make_train_function(force=True)
+    plain = iter(tf.data.Dataset.from_tensors((lr, mid, hr)).repeat())
+    step = median_time(lambda: model.train_function(plain), repeats)
+    return {"name": name, "step_seconds": step, "parts_seconds": parts,
+            "selection_and_distance_share": parts["distances and selection"] / step,
+            "batch_size": config["batch_size"], "hr_size": config["hr_size"],
+            "samples": [config["num_lower_samples"], config["num_upper_samples"]]}
+
+
+# ---- the machine's ceiling and achieved throughput ----------------------------------------------
+
+def ceilings(quick):
+    n = 2048 if quick else 4096
+    a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
+    matmul = tf.function(lambda: tf.matmul(a, b))
+    t_matmul = median_time(lambda: matmul().numpy(), 3)
+    x, w = tf.random.normal([8, 64, 64, 256]), tf.random.normal([3, 3, 256, 256])
+    conv = tf.function(lambda dtype: tf.nn.conv2d(tf.cast(x, dtype), tf.cast(w, dtype), 1, "SAME"))
+    t_conv = median_time(lambda: conv(tf.float32).numpy(), 3)
+    t_conv16 = median_time(lambda: conv(tf.bfloat16).numpy(), 3)
+    conv_gflop = conv_flops(256, 256, 3, 8 * 64 * 64) / 1e9
+    return {"matmul_gflops": 2 * n ** 3 / t_matmul / 1e9, "conv_gflops": conv_gflop / t_conv,
+            "conv_bf16_gflops": conv_gflop / t_conv16}
+
+
+def paper_shapes(quick, ceiling):
+    """The authors' comparisons at the paper's shapes: 32 -> 128, 64 ch, 5x5, 9 convs."""
+    rows = {}
+    m = 10 if quick else 100
+    for precision in ("float32", "bfloat16"):
+        config = config_from(None, batch_size=16, num_lower_samples=m, num_upper_samples=m,
+                             sample_chunk=min(m, 20), selection_precision=precision)
+        keras.utils.set_random_seed(0)
+        if precision == "bfloat16":  # the gradient step too, in this row
+            keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        model, _ = build.srim(config)
+        model.compile(optimizer=build.optimizer(config))
+        g = model.generator
+        lr20 = tf.random.uniform([20, 32, 32, 3])
+        z_lo, z_up = (tf.random.normal(s) for s in g.noise_shapes(20, 32, 32))
+        from srim_tf.precision import compute_precision
+
+        @tf.function
+        def chunk():
+            with compute_precision((g.lower, g.upper), precision):
+                return g.generate(lr20, z_lo, z_up)[1]
+
+        t_chunk = median_time(lambda: chunk().numpy(), 1 if quick else 3)
+        lr1, mid1, hr1 = smooth_batch(1, 128)
+        select = tf.function(model.select_codes)
+        t_select = median_time(lambda: [x.numpy() for x in select(lr1, mid1, hr1)], 1, warmup=1)
+        scale = 100 / m
+        row = {"generator_chunk_20_seconds": t_chunk,
+               "generator_gflops": 20 * generator_flops(config, 32) / t_chunk / 1e9,
+               "select_per_image_seconds": t_select * scale,
+               "select_extrapolated_from": f"{m}+{m} codes" if scale != 1 else None}
+        lr16, mid16, hr16 = smooth_batch(16, 128)
+        z_lo16, z_up16 = (tf.random.normal(s) for s in g.noise_shapes(16, 32, 32))
+        model.make_train_function()
+        it = iter(tf.data.Dataset.from_tensors((lr16, mid16, hr16, z_lo16, z_up16)).repeat())
+        row["train_step_batch_16_seconds"] = median_time(lambda: model.train_function(it), 1 if quick else 3)
+        keras.mixed_precision.set_global_policy("float32")
+        if precision == "float32":
+            feats = tf.function(lambda x: model.features(x)["conv4_4"])
+            images = tf.random.uniform([20, 128, 128, 3])
+            t_vgg = median_time(lambda: feats(images).numpy(), 1 if quick else 3)
+            row["vgg_gflops"] = 20 * vgg_flops(128) / t_vgg / 1e9
+            row["generator_share_of_conv_ceiling"] = row["generator_gflops"] / ceiling["conv_gflops"]
+            row["vgg_share_of_conv_ceiling"] = row["vgg_gflops"] / ceiling["conv_gflops"]
+        rows[precision] = row
+    return rows
+
+
+def projections(quick):
+    """Projected vs exact nearest-sample agreement and time, on VGG conv4_4 of real samples."""
+    config = config_from("configs/quickstart.cfg", hr_size=128, selection_conv4_4_weight=1.0)
+    model, _ = build.srim(config)
+    batch, m = (8, 16) if quick else (16, 32)
+    lr, mid, hr = smooth_batch(batch, 128, seed=1)
+    g = model.generator
+    lr_c = tf.repeat(lr, m, axis=0)
+    z_lo, z_up = (tf.random.normal(s) for s in g.noise_shapes(batch * m, 32, 32))
+    samples = g([lr_c, z_lo, z_up])
+    features = model.features(samples)
+    targets = model.features(hr)
+    rows = {}
+    exact = None
+    for projection in ("none", "gaussian", "sparse"):
+        distance = Distance({"conv4_4": 1.0}, "l2", projection, 1000, seed=0)
+        fn = tf.function(lambda: tf.argmin(distance.to_targets(features, targets, m), axis=1))
+        chosen = fn().numpy()
+        exact = chosen if exact is None else exact
+        if projection == "none":
+            d = distance.to_targets(features, targets, m).numpy()
+            spread = float(np.median((d.max(axis=1) - d.min(axis=1)) / d.min(axis=1)))
+        rows[projection] = {"seconds": median_time(lambda: fn().numpy(), 3),
+                            "relative_spread_of_exact_distances": spread,
+                            "agreement_with_exact": float(np.mean(chosen == exact)),
+                            "inputs": batch, "samples_per_input": m,
+                            "dimension": int(np.prod(features["conv4_4"].shape[1:]))}
+    return rows
+
+
+def data_pipeline(quick):
+    sources = "builtin"
+    if os.path.isdir(os.path.join(ROOT, "..", "shared", "data", "T91")):
+        sources = "folder:../shared/data/T91,folder:../shared/data/BSD200"
+    rows = {}
+    for hr_size, batch in ((64, 16), (128, 16)):
+        dataset = data.make_dataset(data.DataConfig(sources=sources, hr_size=hr_size, batch_size=batch))
+        iterator = iter(dataset)
+        next(iterator)
+        n = 5 if quick else 40
+        start = time.perf_counter()
+        for _ in range(n):
+            next(iterator)
+        rows[f"hr{hr_size}"] = {"triples_per_second": n * batch / (time.perf_counter() - start),
+                                "sources": sources}
+    return rows
+
+
+# ---- inference latency and peak memory (one subprocess per size) ---------------------------------
+
+def inference_probe(size, tile):
+    from srim_tf.inference import super_resolve_image
+    from srim_tf.samplers import GeneratorSampler, load_pretrained
+
+    try:
+        generator, model = load_pretrained(), "pretrained"
+    except ValueError:
+        config = config_from("configs/cpu_x4.cfg")
+        generator, model = build.generator(config), "cpu_x4 architecture, random weights"
+    sampler = GeneratorSampler(generator, model)
+    image = (np.random.default_rng(0).random((size, size, 3)) * 255).astype(np.uint8)
+    super_resolve_image(sampler, image[:16, :16], 1, tile_size=tile)  # trace
+    start = time.perf_counter()
+    super_resolve_image(sampler, image, 1, tile_size=tile)
+    seconds = time.perf_counter() - start
+    with open("/proc/self/status") as f:
+        peak_mb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb, "model": model}))
+
+
+def inference(quick):
+    rows = {}
+    sizes = (32, 128) if quick else (32, 128, 512, 2048)
+    for size in sizes:
+        out = subprocess.run([sys.executable, __file__, "--inference_probe", str(size)],
+                             capture_output=True, text=True, cwd=ROOT, check=True).stdout
+        rows[f"{size}x{size}"] = json.loads(out.strip().splitlines()[-1])
+    return rows
+
+
+# ---- report ------------------------------------------------------------------------------------
+
+def markdown(results):
+    lines = [f"Machine: {results['machine']}. Command: `{results['command']}`.", ""]
+    c = results["ceilings"]
+    lines += ["| ceiling | GFLOP/s |", "|---|---|",
+              f"| matmul fp32 | {c['matmul_gflops']:.0f} |", f"| conv 3x3 fp32 | {c['conv_gflops']:.0f} |",
+              f"| conv 3x3 bf16 | {c['conv_bf16_gflops']:.0f} |", ""]
+    lines += ["| training step | seconds | generation | features | distances+selection | gradient step | selection share |",
+              "|---|---|---|---|---|---|---|"]
+    for row in results["steps"]:
+        p = row["parts_seconds"]
+        lines.append(f"| {row['name']} (batch {row['batch_size']}, HR {row['hr_size']}, {row['samples'][0]}+{row['samples'][1]} codes)"
+                     f" | {row['step_seconds']:.3f} | {p['sample generation']:.3f} | {p['feature extraction']:.3f}"
+                     f" | {p['distances and selection']:.4f} | {p['gradient step']:.3f} | {100 * row['selection_and_distance_share']:.2f}% |")
+    lines += ["", "| paper shapes (32->128, 1.54 M params) | ours fp32 | ours bf16 | authors (PyTorch, fp32) | speed-up fp32 / bf16 |",
+              "|---|---|---|---|---|"]
+    f32, b16 = results["paper"]["float32"], results["paper"]["bfloat16"]
+    for key, authors in (("generator_chunk_20_seconds", AUTHORS["generator_chunk_20"]),
+                         ("select_per_image_seconds", AUTHORS["select_per_image_best"]),
+                         ("train_step_batch_16_seconds", AUTHORS["train_step_batch_16"])):
+        lines.append(f"| {key} | {f32[key]:.2f} | {b16[key]:.2f} | {authors} | {authors / f32[key]:.2f}x / {authors / b16[key]:.2f}x |")
+    lines.append(f"| per-image selection vs the authors' code as written ({AUTHORS['select_per_image_as_coded']} s) | | | |"
+                 f" {AUTHORS['select_per_image_as_coded'] / f32['select_per_image_seconds']:.2f}x / {AUTHORS['select_per_image_as_coded'] / b16['select_per_image_seconds']:.2f}x |")
+    if f32.get("select_extrapolated_from"):
+        lines.append(f"\n(selection measured with {f32['select_extrapolated_from']} and scaled to 100+100)")
+    lines += ["", f"Achieved: generator {f32['generator_gflops']:.0f} GFLOP/s fp32 ({100 * f32['generator_share_of_conv_ceiling']:.0f}% of the conv ceiling),"
+              f" {b16['generator_gflops']:.0f} bf16; VGG19 to conv4_4 {f32['vgg_gflops']:.0f} GFLOP/s ({100 * f32['vgg_share_of_conv_ceiling']:.0f}%).", ""]
+    lines += ["| projection (conv4_4, k = 1000) | seconds | agreement with exact | (max - min) / min of exact distances |",
+              "|---|---|---|---|"]
+    for name, row in results["projections"].items():
+        lines.append(f"| {name} (D = {row['dimension']}, {row['inputs']} inputs x {row['samples_per_input']}) | {row['seconds']:.4f}"
+                     f" | {100 * row['agreement_with_exact']:.0f}% | {100 * row['relative_spread_of_exact_distances']:.1f}% |")
+    lines += ["", "| inference (LR size, tiles of 256) | seconds | peak RSS MB |", "|---|---|---|"]
+    for size, row in results["inference"].items():
+        lines.append(f"| {size} ({row['model']}) | {row['seconds']:.2f} | {row['peak_rss_mb']:.0f} |")
+    lines += ["", "| data pipeline | triples/s | training demand (triples/s) |", "|---|---|---|"]
+    demand = {row["hr_size"]: row["batch_size"] / row["step_seconds"] for row in results["steps"]}
+    for name, row in results["data"].items():
+        size = int(name[2:])
+        need = demand.get(size)
+        lines.append(f"| {name} ({row['sources']}) | {row['triples_per_second']:.0f} | {need:.1f} |" if need else
+                     f"| {name} ({row['sources']}) | {row['triples_per_second']:.0f} | - |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
+    parser.add_argument("--inference_probe", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.inference_probe:
+        inference_probe(args.inference_probe, 256)
+        return
+    repeats = 1 if args.quick else 5
+    results = {"machine": f"{platform.node()}, {os.cpu_count()} CPUs, TF {tf.__version__}",
+               "command": "python benchmarks/run.py" + (" --quick" if args.quick else "")}
+    results["ceilings"] = ceilings(args.quick)
+    print("ceilings", results["ceilings"], flush=True)
+    quick_config = config_from("configs/quickstart.cfg")
+    m = 4 if args.quick else 20
+    paper_config = config_from(None, batch_size=1, num_lower_samples=m, num_upper_samples=m, sample_chunk=m)
+    results["steps"] = [step_breakdown("quickstart.cfg", quick_config, repeats),
+                        step_breakdown("paper architecture + VGG", paper_config, repeats),
+                        step_breakdown("paper architecture + VGG, bf16 selection",
+                                       dict(paper_config, selection_precision="bfloat16"), repeats)]
+    if not args.quick:
+        cpu_config = config_from("configs/cpu_x4.cfg", code_pool_size=0)
+        results["steps"] += [step_breakdown("cpu_x4.cfg (no code reuse)", cpu_config, repeats),
+                             step_breakdown("cpu_x4.cfg, bf16 selection",
+                                            dict(cpu_config, selection_precision="bfloat16"), repeats)]
+    print("steps done", flush=True)
+    results["paper"] = paper_shapes(args.quick, results["ceilings"])
+    print("paper done", flush=True)
+    results["projections"] = projections(args.quick)
+    results["inference"] = inference(args.quick)
+    results["data"] = data_pipeline(args.quick)
+    with open(args.out + ".json", "w") as f:
+        json.dump(results, f, indent=2)
+    table = markdown(results)
+    with open(args.out + ".md", "w") as f:
+        f.write(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
