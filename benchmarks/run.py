@@ -28,6 +28,7 @@ from absl import flags as absl_flags  # noqa: E402
 from srim_tf import build, data  # noqa: E402
 from srim_tf import flags as srim_flags  # noqa: E402
 from srim_tf.distances import Distance  # noqa: E402
+from srim_tf.precision import compute_precision  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The authors' PyTorch code on this machine (issue 7): seconds.
@@ -107,10 +108,19 @@ def step_breakdown(name, config, repeats):
     z_up = tf.random.normal([b * chunk, 4 * h, 4 * h, config["noise_channels"]])
     mid_c = g.lower([lr_c, lr_c, z_lo])
     hr_c = g.upper([mid_c, lr_c, z_up])
-    gen_lo = tf.function(lambda: g.lower([lr_c, lr_c, z_lo]))
-    gen_up = tf.function(lambda: g.upper([mid_c, lr_c, z_up]))
-    feat_lo = tf.function(lambda: feats(mid_c))
-    feat_up = tf.function(lambda: feats(hr_c))
+    models, precision = (g.lower, g.upper, feats.trunk), config["selection_precision"]
+
+    def selection_precision(fn):
+        # Timed at the precision selection runs at.
+        def run():
+            with compute_precision(models, precision):
+                return fn()
+        return tf.function(run)
+
+    gen_lo = selection_precision(lambda: g.lower([lr_c, lr_c, z_lo]))
+    gen_up = selection_precision(lambda: g.upper([mid_c, lr_c, z_up]))
+    feat_lo = selection_precision(lambda: feats(mid_c))
+    feat_up = selection_precision(lambda: feats(hr_c))
     f_mid, f_hr = feats(mid), feats(hr)
     fs_mid, fs_hr = feat_lo(), feat_up()
     dist_lo = tf.function(lambda: tf.argmin(dist.to_targets(fs_mid, f_mid, chunk), axis=1))
@@ -166,8 +176,6 @@ def paper_shapes(quick, ceiling):
         g = model.generator
         lr20 = tf.random.uniform([20, 32, 32, 3])
         z_lo, z_up = (tf.random.normal(s) for s in g.noise_shapes(20, 32, 32))
-        from srim_tf.precision import compute_precision
-
         @tf.function
         def chunk():
             with compute_precision((g.lower, g.upper), precision):
@@ -251,7 +259,8 @@ def data_pipeline(quick):
 
 def inference_probe(size, tile):
     from srim_tf.inference import super_resolve_image
-    from srim_tf.samplers import GeneratorSampler, load_pretrained
+    from srim_tf.pretrained import load_pretrained
+    from srim_tf.samplers import GeneratorSampler
 
     try:
         generator, model = load_pretrained(), "pretrained"

@@ -8,7 +8,6 @@ with position-addressed noise so tiles of one image agree. `load_sampler` accept
     a SavedModel       an srim_export version folder, or its parent (newest version)
 """
 
-import json
 import os
 
 import tensorflow as tf
@@ -16,9 +15,7 @@ import tensorflow as tf
 from srim_tf import checkpoints
 from srim_tf.imle import super_resolve_with
 from srim_tf.inference import receptive_field
-from srim_tf.model import SRIMGenerator
-
-PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
+from srim_tf.pretrained import load_pretrained
 
 
 class GeneratorSampler:
@@ -54,18 +51,6 @@ class SavedModelSampler:
         return self._run(lr=tf.constant(lr, tf.float32), num_samples=tf.constant(num_samples, tf.int32),
                          seed=tf.constant(seed, tf.int64), noise_scale=tf.constant(noise_scale, tf.float32),
                          offset=tf.constant(offset, tf.int32))["samples"].numpy()
-
-
-def load_pretrained(directory=PRETRAINED_DIR):
-    """The shipped generator: `config.json` + `generator.weights.h5`."""
-    config_path = os.path.join(directory, "config.json")
-    if not os.path.isfile(config_path):
-        raise ValueError(f"No pretrained model is installed (expected {config_path}).")
-    with open(config_path, encoding="utf-8") as f:
-        config = json.load(f)
-    generator = SRIMGenerator(**config["generator"])
-    generator.load_weights(os.path.join(directory, "generator.weights.h5"))
-    return generator
 
 
 def _saved_model_dir(path):

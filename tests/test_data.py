@@ -48,6 +48,16 @@ def test_training_stream_over_a_folder_with_broken_files_runs(messy_folder):
     assert reports[0].summary() == "19 usable images, 3 unreadable skipped, 1 smaller than the HR size skipped"
 
 
+def test_training_over_a_folder_with_one_broken_file_in_twenty(messy_folder, tmp_path):
+    from srim_tf.train import train_and_evaluate
+    from tests.conftest import tiny_config
+
+    logs = train_and_evaluate(tiny_config(data=f"folder:{messy_folder}", train_steps=3,
+                                          checkpoint_every=3, image_summary_every=3),
+                              str(tmp_path / "run"))
+    assert np.isfinite(logs["loss"])
+
+
 def test_small_images_are_resized_in_resize_mode(messy_folder):
     reports = []
     config = DataConfig(sources=f"folder:{messy_folder}", hr_size=32, batch_size=4, hr_mode="resize")

@@ -92,3 +92,18 @@ def test_sample_program_never_overwrites_an_input(trained_workdir, tmp_path, rng
 def test_unknown_model_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match=f"Received: --model={tmp_path}"):
         load_sampler(str(tmp_path))
+
+
+def test_pretrained_folder_round_trip(trained_workdir, tmp_path, rng):
+    from srim_tf.checkpoints import load_generator
+    from srim_tf.pretrained import load_pretrained, save_pretrained
+
+    generator, config, checkpoint = load_generator(trained_workdir)
+    save_pretrained(generator, config, str(tmp_path / "pre"), checkpoint)
+    reloaded = load_pretrained(str(tmp_path / "pre"))
+    image = _photo(rng, 9, 7)
+    a = inference.super_resolve_image(load_sampler(trained_workdir), image, 2, seed=1)
+    from srim_tf.samplers import GeneratorSampler
+
+    b = inference.super_resolve_image(GeneratorSampler(reloaded, "pre"), image, 2, seed=1)
+    np.testing.assert_array_equal(a, b)

@@ -8,21 +8,29 @@ from absl import app, flags, logging
 from srim_tf import export
 from srim_tf.inference import receptive_field
 from srim_tf.checkpoints import load_generator
-from srim_tf.samplers import load_pretrained
+from srim_tf.pretrained import load_pretrained, save_pretrained
 
 flags.DEFINE_string("workdir", None, "A srim_train workdir or checkpoint; 'pretrained' for the shipped model.")
 flags.DEFINE_string("export_dir", None, "Model base path for TF Serving.")
 flags.DEFINE_integer("version", None, "Version folder (default: the next integer).")
 flags.DEFINE_float("noise_scale", 0.0, "Noise scale of serving_default and encoded (0: deterministic).")
 flags.DEFINE_integer("max_input_pixels", 1024 * 1024, "Largest input height * width accepted.")
+flags.DEFINE_string("pretrained_dir", None,
+                    "Instead of a SavedModel, write the generator as a pretrained-model folder"
+                    " (weights + config.json), as shipped in srim_tf/pretrained/.")
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    if not FLAGS.workdir or not FLAGS.export_dir:
-        raise app.UsageError("--workdir and --export_dir are required.")
+    if not FLAGS.workdir or not (FLAGS.export_dir or FLAGS.pretrained_dir):
+        raise app.UsageError("--workdir and --export_dir (or --pretrained_dir) are required.")
+    if FLAGS.pretrained_dir:
+        generator, config, checkpoint = load_generator(FLAGS.workdir)
+        save_pretrained(generator, config, FLAGS.pretrained_dir, checkpoint)
+        print(FLAGS.pretrained_dir)
+        return
     if FLAGS.workdir == "pretrained":
         generator = load_pretrained()
     else:
