@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""The README figure: a crop of a Set14 image as LR | bicubic | 3 samples | std | truth.
+
+    python benchmarks/figure.py [--model=pretrained] [--image=../shared/data/Set14/comic.png]
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from srim_tf import image_io, inference  # noqa: E402
+from srim_tf.resize import bicubic_downsample, bicubic_upsample  # noqa: E402
+from srim_tf.samplers import load_sampler  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default="pretrained")
+    parser.add_argument("--image", default=os.path.join(ROOT, "..", "shared", "data", "Set14", "comic.png"))
+    parser.add_argument("--crop", default="40,60,128", help="top,left,size of the HR crop")
+    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "figures", "set14_crop.png"))
+    args = parser.parse_args()
+    top, left, size = (int(v) for v in args.crop.split(","))
+    hr = image_io.read_image(args.image).rgb[top:top + size, left:left + size]
+    lr = np.round(bicubic_downsample(hr[None] / 255.0, 4).numpy()[0] * 255).astype(np.uint8)
+    sampler = load_sampler(args.model)
+    samples = inference.super_resolve_image(sampler, lr, 3, seed=0, noise_scale=1.0)
+    nearest = np.repeat(np.repeat(lr, 4, axis=0), 4, axis=1)
+    bicubic = np.round(bicubic_upsample(lr[None] / 255.0, 4).numpy()[0] * 255).astype(np.uint8)
+    std = np.repeat(inference.std_map(samples)[..., None], 3, axis=-1)
+    gap = np.full((size, 4, 3), 255, np.uint8)
+    panels = [nearest, bicubic, *samples, std, hr]
+    row = np.concatenate([p for panel in panels for p in (panel, gap)][:-1], axis=1)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    image_io.write_png(args.out, row)
+    print(args.out)
+
+
+if __name__ == "__main__":
+    main()
