@@ -267,7 +267,10 @@ class SRIM(keras.Model):
             self.lower_distance_tracker.update_state(tf.reduce_mean(d_lo))
             self.upper_distance_tracker.update_state(tf.reduce_mean(d_up))
         self.psnr_tracker.update_state(metrics.y_psnr(out, hr))
-        return {m.name: m.result() for m in self.metrics if m is not self.zero_noise_psnr_tracker}
+        reported = [self.loss_tracker, self.psnr_tracker]
+        if d_lo is not None:  # Selection ran in this step (not reused codes).
+            reported += [self.lower_distance_tracker, self.upper_distance_tracker]
+        return {m.name: m.result() for m in reported}
 
     def test_step(self, data):
         self._check_batch(data)

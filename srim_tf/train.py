@@ -120,17 +120,21 @@ class _CodePool:
         self._select = select
 
     def refill(self, step):
-        parts = []
+        """Chooses codes for a new pool; returns the mean nearest distances per stage."""
+        parts, distances = [], []
         for _ in range(math.ceil(self.size / self.batch_size)):
             batch = next(self.batches)
             codes = self._select(batch)
             local = [tf.concat(self.strategy.experimental_local_results(x), axis=0) for x in batch]
             parts.append([np.asarray(x) for x in local] + [np.asarray(c) for c in codes[:2]])
+            distances.append([float(np.mean(d)) for d in codes[2:]])
         pool = tuple(np.concatenate(column)[:self.size] for column in zip(*parts))
         dataset = tf.data.Dataset.from_tensor_slices(pool).shuffle(
             self.size, seed=_data_seed(self.seed, step)).repeat().batch(
                 self.batch_size, drop_remainder=True)
         self.iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+        lower, upper = np.mean(distances, axis=0)
+        return {"nearest_distance_lower": lower, "nearest_distance_upper": upper}
 
 
 def _validate(model, validation, config, step, writer):
@@ -212,7 +216,9 @@ def train_and_evaluate(config, workdir):
                     dynamic_ncols=True)
     while step < config["train_steps"]:
         if pool is not None and (pool.iterator is None or step % config["code_reuse_steps"] == 0):
-            pool.refill(step)
+            with writer.as_default(step=step):
+                for name, value in pool.refill(step).items():
+                    tf.summary.scalar(f"train/{name}", value)
         logs = train_function(pool.iterator if pool is not None else iterator)
         step += 1
         window_steps += 1

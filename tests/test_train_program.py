@@ -145,6 +145,12 @@ def test_code_reuse_trains_on_a_pool_of_chosen_codes(tmp_path):
         tiny_config(train_steps=4, code_pool_size=4, code_reuse_steps=2, checkpoint_every=4,
                     image_summary_every=4), workdir)
     assert _steps(workdir) == 4 and logs["loss"] > 0
+    # Distances are logged when a pool is chosen (steps 0 and 2), not as zeros per step.
+    events = EventAccumulator(os.path.join(workdir, "train"), size_guidance={"tensors": 0})
+    events.Reload()
+    lower = events.Tensors("train/nearest_distance_lower")
+    assert [e.step for e in lower] == [0, 2]
+    assert all(float(tf.make_ndarray(e.tensor_proto)) > 0 for e in lower)
 
 
 def test_unknown_flag_is_refused(tmp_path):
