@@ -346,7 +346,12 @@ def main():
     repeats = 1 if args.quick else 5
     results = {"machine": f"{platform.node()}, {os.cpu_count()} CPUs, TF {tf.__version__}",
                "command": "python benchmarks/run.py" + (" --quick" if args.quick else "")}
+    def save():  # after every section, so an interrupted run keeps what it measured
+        with open(args.out + ".json", "w") as f:
+            json.dump(results, f, indent=2)
+
     results["ceilings"] = ceilings(args.quick)
+    save()
     print("ceilings", results["ceilings"], flush=True)
     quick_config = config_from("configs/quickstart.cfg")
     m = 4 if args.quick else 20
@@ -360,14 +365,17 @@ def main():
         results["steps"] += [step_breakdown("cpu_x4.cfg (no code reuse)", cpu_config, repeats),
                              step_breakdown("cpu_x4.cfg, bf16 selection",
                                             dict(cpu_config, selection_precision="bfloat16"), repeats)]
+    save()
     print("steps done", flush=True)
     results["paper"] = paper_shapes(args.quick, results["ceilings"])
+    save()
     print("paper done", flush=True)
     results["projections"] = projections(args.quick)
-    results["inference"] = inference(args.quick)
+    save()
     results["data"] = data_pipeline(args.quick)
-    with open(args.out + ".json", "w") as f:
-        json.dump(results, f, indent=2)
+    save()
+    results["inference"] = inference(args.quick)
+    save()
     table = markdown(results)
     with open(args.out + ".md", "w") as f:
         f.write(table)
