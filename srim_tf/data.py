@@ -190,12 +190,13 @@ def _to_rgb8(image):
     return tf.ensure_shape(image, [None, None, 3])
 
 
-def image_dataset(config, report_to=None):
+def image_dataset(config, report_to=None, scanned=None):
     """All sources' decoded uint8 RGB images, one pass, in a fixed order.
 
     Args:
         config: `DataConfig`.
         report_to: optional list that receives the `ScanReport` of file sources.
+        scanned: a `ScanReport` of these sources from an earlier call, to skip the scan.
     """
     options.check_choice("hr_mode", config.hr_mode, HR_MODES)
     paths, datasets = [], []
@@ -212,7 +213,7 @@ def image_dataset(config, report_to=None):
             datasets.append(_tfds_images(argument, config))
     if paths:
         min_size = config.hr_size if config.hr_mode == "crop" else 1
-        report = scan_files(paths, min_size)
+        report = scanned or scan_files(paths, min_size)
         logging.info("Image files: %s", report.summary())
         if report_to is not None:
             report_to.append(report)
@@ -315,9 +316,12 @@ def make_dataset(config, report_to=None):
     return batches.ignore_errors(log_warning=True).prefetch(tf.data.AUTOTUNE)
 
 
-def validation_triples(config, count):
-    """`count` fixed triples (centre HR crops, or resized images) for summaries and PSNR."""
-    images = image_dataset(config)
+def validation_triples(config, count, scanned=None):
+    """`count` fixed triples (centre HR crops, or resized images) for summaries and PSNR.
+
+    `scanned`: the `ScanReport` `make_dataset` produced for the same sources, if any.
+    """
+    images = image_dataset(config, scanned=scanned)
     size = config.hr_size
     patches = []
     for image in images.take(count):
@@ -331,9 +335,3 @@ def validation_triples(config, count):
         raise ValueError(f"No validation image in data={config.sources!r}")
     return tuple(t.numpy() for t in to_triple(tf.stack(patches)))
 
-
-def count_images(config):
-    """Number of usable images (file sources only; TFDS images are counted by TFDS)."""
-    reports = []
-    image_dataset(config, reports)
-    return sum(len(r.usable) for r in reports)

@@ -196,7 +196,8 @@ def train_and_evaluate(config, workdir):
     data_config.seed = _data_seed(config["seed"], step)
     reports = []
     dataset = data.make_dataset(data_config, reports)
-    validation = data.validation_triples(build.data_config(config), config["num_validation_images"])
+    validation = data.validation_triples(build.data_config(config), config["num_validation_images"],
+                                         reports[0] if reports else None)
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     pool = _CodePool(model, strategy, iterator, config) if config["code_pool_size"] else None
 
