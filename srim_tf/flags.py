@@ -61,6 +61,10 @@ flags.DEFINE_integer("code_pool_size", 0,
                      "Code reuse: choose codes for this many images at once ('a month') and"
                      " train on them for --code_reuse_steps steps. 0 turns reuse off.")
 flags.DEFINE_integer("code_reuse_steps", 20000, "Steps trained on one pool of chosen codes.")
+flags.DEFINE_integer("target_feature_cache_mb", 4096,
+                     "Code reuse keeps the pool's target VGG features, so steps skip their"
+                     " forward pass, when they fit in this many MB (paper shapes: ~1.8 GB per"
+                     " 640 images in float32). 0 recomputes them every step.")
 
 # ---- optimisation and the run ----------------------------------------------------------------
 flags.DEFINE_string("workdir", None, "Directory of checkpoints, summaries and config.")

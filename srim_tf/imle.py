@@ -24,7 +24,9 @@ class SRIM(keras.Model):
 
     `fit` takes batches of `(lr, mid, hr)`: LR `[B, h, w, 3]`, the 2x target
     `[B, 2h, 2w, 3]` and the 4x target `[B, 4h, 4w, 3]`, floats in [0, 1]. A batch of
-    `(lr, mid, hr, z_lo, z_up)` skips selection and trains on the given codes (code reuse).
+    `(lr, mid, hr, z_lo, z_up)` skips selection and trains on the given codes (code reuse);
+    `(lr, mid, hr, z_lo, z_up, hr_features)` also gives the target's features, as
+    `select_codes_and_targets` returns them, so the step need not recompute them.
 
     Args:
         generator: a `SRIMGenerator`.
@@ -176,9 +178,31 @@ class SRIM(keras.Model):
             `(z_lo [B, 2h, 2w, c], z_up [B, 4h, 4w, c], lower_distance [B], upper_distance [B])`;
             lower_distance is 0 for joint selection.
         """
-        models = (self.generator.lower, self.generator.upper, self.features.trunk)
-        with compute_precision(models, self.selection_precision):
-            return self._select_codes(lr, mid, hr)
+        with compute_precision(self._selection_models(), self.selection_precision):
+            return self._select_codes(lr, mid, hr)[:4]
+
+    def select_codes_and_targets(self, lr, mid, hr):
+        """`select_codes`, plus the features of `hr` as the gradient step computes them.
+
+        Selection computes the target's features anyway; they are returned as they are
+        when selection runs at the step's precision, and recomputed otherwise.
+
+        Returns:
+            `(z_lo, z_up, lower_distance, upper_distance, hr_features)`.
+        """
+        with compute_precision(self._selection_models(), self.selection_precision):
+            *selected, hr_features = self._select_codes(lr, mid, hr)
+        if not self._selection_matches_step_precision():
+            hr_features = self.features(hr)
+        return (*selected, hr_features)
+
+    def _selection_models(self):
+        return (self.generator.lower, self.generator.upper, self.features.trunk)
+
+    def _selection_matches_step_precision(self):
+        trunk = self.features.trunk
+        return (self.selection_precision == "float32" or trunk is None
+                or trunk.compute_dtype == self.selection_precision)
 
     def _select_codes(self, lr, mid, hr):
         lr = tf.cast(lr, tf.float32)
@@ -199,7 +223,7 @@ class SRIM(keras.Model):
             (z_lo, z_up), d_up = self._nearest(
                 joint_samples, hr_features, self.num_lower_samples + self.num_upper_samples,
                 upper_seed)
-            return z_lo, z_up, tf.zeros_like(d_up), d_up
+            return z_lo, z_up, tf.zeros_like(d_up), d_up, hr_features
 
         def lower_samples(chunk_seed, c):
             z_lo = self._noise(chunk_seed, batch, c, 2 * height, 2 * width)
@@ -217,20 +241,28 @@ class SRIM(keras.Model):
 
         (z_up,), d_up = self._nearest(upper_samples, hr_features, self.num_upper_samples,
                                       upper_seed)
-        return z_lo, z_up, d_lo, d_up
+        return z_lo, z_up, d_lo, d_up, hr_features
 
     # ---- training and evaluation --------------------------------------------------------
 
     def _check_batch(self, data):
-        if not isinstance(data, (tuple, list)) or len(data) not in (3, 5):
-            raise ValueError("SRIM trains on batches of (lr, mid, hr) or (lr, mid, hr, z_lo, z_up)."
-                             f" Received: {type(data).__name__} of {len(data) if isinstance(data, (tuple, list)) else 1}")
+        if not isinstance(data, (tuple, list)) or len(data) not in (3, 5, 6):
+            raise ValueError("SRIM trains on batches of (lr, mid, hr), (lr, mid, hr, z_lo, z_up)"
+                             " or (lr, mid, hr, z_lo, z_up, hr_features). Received:"
+                             f" {type(data).__name__} of {len(data) if isinstance(data, (tuple, list)) else 1}")
+        if len(data) == 6:
+            missing = set(self.features.layers) - set(data[5])
+            if missing:
+                raise ValueError(f"hr_features lacks the layers {sorted(missing)}; it needs"
+                                 f" {list(self.features.layers)}. Received: {sorted(data[5])}")
         for name, images in zip(("lr", "mid", "hr"), data[:3]):
             options.check_images(name, images)
 
-    def _loss(self, lr, mid, hr, z_lo, z_up, training):
+    def _loss(self, lr, mid, hr, z_lo, z_up, training, hr_features=None):
         out_mid, out = self.generator.generate(lr, z_lo, z_up, training=training)
-        loss = self.loss_distance.paired(self.features(out), self.features(hr))
+        if hr_features is None:
+            hr_features = self.features(hr)
+        loss = self.loss_distance.paired(self.features(out), hr_features)
         if self.mid_loss_weight:
             loss += self.mid_loss_weight * self.loss_distance.paired(
                 self.features(out_mid), self.features(mid))
@@ -238,24 +270,26 @@ class SRIM(keras.Model):
             _, out_zero = self.generator.generate(lr, tf.zeros_like(z_lo), tf.zeros_like(z_up),
                                                   training=training)
             loss += self.zero_code_loss_weight * self.loss_distance.paired(
-                self.features(out_zero), self.features(hr))
+                self.features(out_zero), hr_features)
         return tf.reduce_mean(loss), out
 
     def train_step(self, data):
         self._check_batch(data)
         lr, mid, hr = (tf.cast(x, self.compute_dtype) for x in data[:3])
-        if len(data) == 5:
+        if len(data) >= 5:
             z_lo, z_up = data[3], data[4]
             d_lo = d_up = None
+            hr_features = data[5] if len(data) == 6 else None
         else:
-            z_lo, z_up, d_lo, d_up = self.select_codes(lr, mid, hr)
+            z_lo, z_up, d_lo, d_up, hr_features = self.select_codes_and_targets(lr, mid, hr)
         z_lo, z_up = tf.stop_gradient(z_lo), tf.stop_gradient(z_up)
         if self.code_jitter:
             jitter_seed = tf.random.experimental.stateless_fold_in(self._step_seed(), 3)
             z_lo += self.code_jitter * tf.random.stateless_normal(tf.shape(z_lo), jitter_seed)
             z_up += self.code_jitter * tf.random.stateless_normal(tf.shape(z_up), jitter_seed + 1)
         with tf.GradientTape() as tape:
-            loss, out = self._loss(lr, mid, hr, z_lo, z_up, training=True)
+            loss, out = self._loss(lr, mid, hr, z_lo, z_up, training=True,
+                                   hr_features=hr_features)
             # Gradients are summed across replicas, so each replica scales its share.
             scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
             if hasattr(self.optimizer, "scale_loss"):
@@ -275,8 +309,8 @@ class SRIM(keras.Model):
     def test_step(self, data):
         self._check_batch(data)
         lr, mid, hr = (tf.cast(x, self.compute_dtype) for x in data[:3])
-        z_lo, z_up, d_lo, d_up = self.select_codes(lr, mid, hr)
-        loss, out = self._loss(lr, mid, hr, z_lo, z_up, training=False)
+        z_lo, z_up, d_lo, d_up, hr_features = self.select_codes_and_targets(lr, mid, hr)
+        loss, out = self._loss(lr, mid, hr, z_lo, z_up, training=False, hr_features=hr_features)
         self.loss_tracker.update_state(loss)
         self.lower_distance_tracker.update_state(tf.reduce_mean(d_lo))
         self.upper_distance_tracker.update_state(tf.reduce_mean(d_up))

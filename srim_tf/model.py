@@ -9,15 +9,15 @@ has 3 channels and a sigmoid, so outputs lie in [0, 1].
 import keras
 
 from srim_tf import options
-from srim_tf.layers import BilinearUpsample, WeightNormConv2D
+from srim_tf.layers import BilinearUpsample, ConcatConv2D, WeightNormConv2D
 
 NORMALIZATIONS = ("weight", "batch", "none")
 ACTIVATIONS = ("leaky_relu", "relu")
 
 
 def _conv(filters, kernel_size, normalization, name):
-    conv_class = WeightNormConv2D if normalization == "weight" else keras.layers.Conv2D
-    return conv_class(filters, kernel_size, padding="same", name=name)
+    conv_class = WeightNormConv2D if normalization == "weight" else ConcatConv2D
+    return conv_class(filters, kernel_size, padding="same", data_format="channels_last", name=name)
 
 
 def build_stage(skip_factor, channels=64, kernel_size=5, num_convs=9, noise_channels=5,
@@ -60,11 +60,11 @@ def build_stage(skip_factor, channels=64, kernel_size=5, num_convs=9, noise_chan
     x = keras.layers.Concatenate(name="with_noise")([upsampled, noise])
     for i in range(num_convs):
         last = i == num_convs - 1
-        if i > 0:
-            x = keras.layers.Concatenate(name=f"skip_{i}")([x, skip])
         # Layer names carry the stage name: variables must be unique across stages for
         # TF1-style SavedModel loaders (saved_model_cli run, TF Serving).
-        x = _conv(3 if last else channels, kernel_size, normalization, f"{name}_conv_{i}")(x)
+        conv = _conv(3 if last else channels, kernel_size, normalization, f"{name}_conv_{i}")
+        # After the first, each convolution sees [x, skip] concatenated (ConcatConv2D).
+        x = conv(x if i == 0 else [x, skip])
         if last:
             # Sigmoid in float32 so mixed-precision outputs still lie in [0, 1] exactly.
             x = keras.layers.Activation("sigmoid", dtype="float32", name="rgb")(x)

@@ -104,31 +104,61 @@ def _data_seed(seed, step):
 
 
 class _CodePool:
-    """Code reuse: choose codes for a pool of images, then train on random batches of it."""
+    """Code reuse: choose codes for a pool of images, then train on random batches of it.
+
+    Each pool image is trained on about `code_reuse_steps * batch_size / code_pool_size`
+    times (500 in the authors' schedule), so its target's VGG features are kept with its
+    codes when they fit in `--target_feature_cache_mb`: every step then skips one VGG
+    forward pass per image.
+    """
 
     def __init__(self, model, strategy, batch_iterator, config):
         self.model, self.strategy, self.batches = model, strategy, batch_iterator
         self.size, self.batch_size = config["code_pool_size"], config["batch_size"]
         self.seed = config["seed"]
+        # Pixel-only features are the target itself: nothing to save by caching.
+        self.cache_targets = model.features.trunk is not None and config["target_feature_cache_mb"] > 0
+        self.cache_budget_bytes = config["target_feature_cache_mb"] * 2 ** 20
         self.iterator = None
 
         @tf.function
-        def select(batch):
-            result = strategy.run(lambda b: model.select_codes(*b), args=(batch,))
-            return tuple(strategy.gather(r, axis=0) for r in result)
+        def select(batch, with_targets):
+            def choose(b):
+                result = model.select_codes_and_targets(*b)
+                return result if with_targets else result[:4]
+            result = strategy.run(choose, args=(batch,))
+            return tf.nest.map_structure(lambda r: strategy.gather(r, axis=0), result)
 
         self._select = select
+
+    def _fits_budget(self, features, batch):
+        pool_bytes = sum(np.asarray(v).nbytes for v in features.values()) / batch * self.size
+        if pool_bytes > self.cache_budget_bytes:
+            logging.info("Target features of the code pool would take %.0f MB, over"
+                         " --target_feature_cache_mb=%d: recomputing them every step.",
+                         pool_bytes / 2 ** 20, self.cache_budget_bytes // 2 ** 20)
+            return False
+        logging.info("Caching the code pool's target features (%.0f MB).", pool_bytes / 2 ** 20)
+        return True
 
     def refill(self, step):
         """Chooses codes for a new pool; returns the mean nearest distances per stage."""
         parts, distances = [], []
-        for _ in range(math.ceil(self.size / self.batch_size)):
+        for index in range(math.ceil(self.size / self.batch_size)):
             batch = next(self.batches)
-            codes = self._select(batch)
+            z_lo, z_up, d_lo, d_up, *targets = self._select(batch, self.cache_targets)
             local = [tf.concat(self.strategy.experimental_local_results(x), axis=0) for x in batch]
-            parts.append([np.asarray(x) for x in local] + [np.asarray(c) for c in codes[:2]])
-            distances.append([float(np.mean(d)) for d in codes[2:]])
-        pool = tuple(np.concatenate(column)[:self.size] for column in zip(*parts))
+            if targets and index == 0:
+                self.cache_targets = self._fits_budget(targets[0], len(local[0]))
+            part = [np.asarray(x) for x in local + [z_lo, z_up]]
+            if self.cache_targets:
+                part.append({name: np.asarray(v) for name, v in targets[0].items()})
+            parts.append(part)
+            distances.append([float(np.mean(d)) for d in (d_lo, d_up)])
+        pool = tuple(
+            {name: np.concatenate([c[name] for c in column])[:self.size] for name in column[0]}
+            if isinstance(column[0], dict) else np.concatenate(column)[:self.size]
+            for column in zip(*parts))
         dataset = tf.data.Dataset.from_tensor_slices(pool).shuffle(
             self.size, seed=_data_seed(self.seed, step)).repeat().batch(
                 self.batch_size, drop_remainder=True)

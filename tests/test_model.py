@@ -46,7 +46,7 @@ def test_stages_are_callable_alone_and_compose_to_the_generator(rng):
 
 def test_skip_connections_feed_every_convolution_after_the_first():
     stage = build_stage(2, channels=8, kernel_size=3, num_convs=4)
-    conv_inputs = {layer.name: layer.input.shape[-1] for layer in stage.layers
+    conv_inputs = {layer.name: layer.kernel.shape[2] for layer in stage.layers
                    if "_conv_" in layer.name}
     assert conv_inputs == {"stage_conv_0": 3 + 5, "stage_conv_1": 8 + 3, "stage_conv_2": 8 + 3,
                            "stage_conv_3": 8 + 3}
@@ -88,3 +88,34 @@ def test_keras_file_round_trip_gives_identical_outputs(tmp_path, rng):
 def test_bad_options_name_the_value_and_what_is_accepted(kwargs, match):
     with pytest.raises(ValueError, match=match):
         SRIMGenerator(**kwargs)
+
+
+@pytest.mark.parametrize("layer_class", ["ConcatConv2D", "WeightNormConv2D"])
+def test_split_convolution_equals_one_convolution_of_the_concatenation(layer_class, rng):
+    """Training splits the kernel per input part; it must match the concatenated conv,
+    outputs and gradients both."""
+    import tensorflow as tf
+
+    from srim_tf import layers
+
+    features = tf.constant(rng.standard_normal((2, 7, 6, 8)), tf.float32)
+    skip = tf.constant(rng.standard_normal((2, 7, 6, 3)), tf.float32)
+    layer = getattr(layers, layer_class)(5, 3, padding="same")
+    layer([features, skip])
+    reference = keras.layers.Conv2D(5, 3, padding="same")
+    reference(tf.concat([features, skip], -1))
+    reference.set_weights([layer.effective_kernel().numpy(), layer.bias.numpy()])
+
+    def value_and_gradient(fn):
+        with tf.GradientTape() as tape:
+            tape.watch(features)
+            out = fn()
+            loss = tf.reduce_sum(out * out)
+        return out, tape.gradient(loss, features)
+
+    expected, expected_grad = value_and_gradient(lambda: reference(tf.concat([features, skip], -1)))
+    for training in (True, False):
+        out, grad = value_and_gradient(lambda: layer([features, skip], training=training))
+        np.testing.assert_allclose(out, expected, atol=1e-4)
+        np.testing.assert_allclose(grad, expected_grad, atol=1e-3)
+    assert layer.kernel.shape == (3, 3, 11, 5)

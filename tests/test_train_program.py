@@ -7,11 +7,12 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from srim_tf import checkpoints, train
+from srim_tf import build, checkpoints, data, train
 from srim_tf.imle import SRIM
 from tests.conftest import tiny_config
 
@@ -151,6 +152,26 @@ def test_code_reuse_trains_on_a_pool_of_chosen_codes(tmp_path):
     lower = events.Tensors("train/nearest_distance_lower")
     assert [e.step for e in lower] == [0, 2]
     assert all(float(tf.make_ndarray(e.tensor_proto)) > 0 for e in lower)
+
+
+@pytest.mark.parametrize("budget_mb,pool_size,cached", [(64, 4, True), (1, 16, False), (0, 4, False)])
+def test_code_pool_caches_target_features_within_the_budget(budget_mb, pool_size, cached):
+    config = tiny_config(code_pool_size=pool_size, target_feature_cache_mb=budget_mb,
+                         loss_conv2_2_weight=1.0)  # conv2_2 at HR 32: 128 KB per image
+    model, _ = build.srim(config)
+    model.compile(optimizer=build.optimizer(config))
+    strategy = tf.distribute.get_strategy()
+    batches = iter(strategy.experimental_distribute_dataset(
+        data.make_dataset(build.data_config(config))))
+    pool = train._CodePool(model, strategy, batches, config)
+    pool.refill(step=0)
+    batch = next(pool.iterator)
+    assert len(batch) == (6 if cached else 5)
+    if cached:
+        lr, mid, hr, *_, features = batch
+        assert sorted(features) == ["conv2_2", "pixels"]
+        np.testing.assert_allclose(features["conv2_2"], model.features(hr)["conv2_2"],
+                                   rtol=1e-4, atol=1e-4)
 
 
 def test_unknown_flag_is_refused(tmp_path):

@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from srim_tf import build
@@ -41,6 +42,49 @@ def test_training_on_given_codes_skips_selection(triple):
     model.fit(tf.data.Dataset.from_tensors(batch).repeat(), steps_per_epoch=2, verbose=0)
     # Selection never ran: its counter only moved for the jitter draws (one per step).
     assert int(model.selection_counter.numpy()) == 2
+
+
+VGG_LOSS = dict(loss_pixel_weight=1e-3, loss_conv2_2_weight=1.0, loss_conv4_4_weight=0.1)
+
+
+def _one_step(model, batch):
+    logs = model.fit(tf.data.Dataset.from_tensors(batch), steps_per_epoch=1, verbose=0).history
+    return logs["loss"][0], [w.numpy() for w in model.generator.weights]
+
+
+def test_given_target_features_replace_their_recomputation_exactly(triple):
+    lr, mid, hr = triple
+    model = _compiled(**VGG_LOSS)
+    z_lo, z_up = (np.random.default_rng(1).standard_normal(s).astype("float32")
+                  for s in model.generator.noise_shapes(len(lr), lr.shape[1], lr.shape[2]))
+    features = {name: v.numpy() for name, v in model.features(hr).items()}
+    recomputed = _one_step(_compiled(**VGG_LOSS), (lr, mid, hr, z_lo, z_up))
+    given = _one_step(_compiled(**VGG_LOSS), (lr, mid, hr, z_lo, z_up, features))
+    np.testing.assert_allclose(given[0], recomputed[0], rtol=1e-6)
+    for a, b in zip(given[1], recomputed[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    # The given features are what the loss uses: wrong ones give another loss.
+    wrong = {name: v + 1.0 for name, v in features.items()}
+    assert abs(_one_step(_compiled(**VGG_LOSS), (lr, mid, hr, z_lo, z_up, wrong))[0] - given[0]) > 1e-3
+
+
+def test_given_target_features_must_cover_the_loss_layers(triple):
+    lr, mid, hr = triple
+    model = _compiled(**VGG_LOSS)
+    z_lo, z_up = (np.zeros(s, "float32") for s in model.generator.noise_shapes(len(lr), 8, 8))
+    with pytest.raises(ValueError, match="lacks the layers.*conv4_4"):
+        model.train_step((lr, mid, hr, z_lo, z_up, {"pixels": hr, "conv2_2": hr}))
+
+
+@pytest.mark.parametrize("selection_precision", ["float32", "bfloat16"])
+def test_selection_returns_the_target_features_the_step_would_compute(selection_precision, triple):
+    lr, mid, hr = triple
+    model = _compiled(selection_precision=selection_precision, **VGG_LOSS)
+    *_, features = model.select_codes_and_targets(lr, mid, hr)
+    expected = model.features(hr)  # float32: a bfloat16 selection's own must not leak out
+    assert set(features) == set(expected)
+    for name in expected:
+        np.testing.assert_allclose(features[name], expected[name], rtol=1e-5, atol=1e-5)
 
 
 def test_same_seed_same_samples_and_different_seed_different(triple):
