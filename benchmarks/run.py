@@ -3,7 +3,8 @@
 
     python benchmarks/run.py            # full (about 15 minutes on 2 cores)
     python benchmarks/run.py --quick    # under 3 minutes; the paper-shape selection is
-                                        # measured with 20 + 20 codes and scaled to 100 + 100
+                                        # measured with 10 + 10 codes and scaled to 100 + 100,
+                                        # the batch-16 step at batch 8 and doubled
 
 Writes benchmarks/results.json and benchmarks/results.md (or --out PREFIX). Figures are
 medians of repeats; compare ratios within one run, not across runs: machines are shared.
@@ -190,11 +191,25 @@ def paper_shapes(quick, ceiling):
                "generator_gflops": 20 * generator_flops(config, 32) / t_chunk / 1e9,
                "select_per_image_seconds": t_select * scale,
                "select_extrapolated_from": f"{m}+{m} codes" if scale != 1 else None}
-        lr16, mid16, hr16 = smooth_batch(16, 128)
-        z_lo16, z_up16 = (tf.random.normal(s) for s in g.noise_shapes(16, 32, 32))
+        # The step is compute-bound, linear in the batch: --quick times batch 8 and doubles it.
+        step_batch = 8 if quick else 16
+        lr16, mid16, hr16 = smooth_batch(step_batch, 128)
+        z_lo16, z_up16 = (tf.random.normal(s) for s in g.noise_shapes(step_batch, 32, 32))
+        row["train_step_extrapolated_from"] = f"batch {step_batch}" if quick else None
         model.make_train_function()
-        it = iter(tf.data.Dataset.from_tensors((lr16, mid16, hr16, z_lo16, z_up16)).repeat())
-        row["train_step_batch_16_seconds"] = median_time(lambda: model.train_function(it), 1 if quick else 3)
+        # As srim_train runs it with code reuse: the pool gives codes and target features.
+        features16 = {name: v.numpy() for name, v in model.features(hr16).items()}
+        it = iter(tf.data.Dataset.from_tensors(
+            (lr16, mid16, hr16, z_lo16, z_up16, features16)).repeat())
+        row["train_step_batch_16_seconds"] = median_time(
+            lambda: model.train_function(it), 1 if quick else 3) * 16 / step_batch
+        if not (quick and precision == "float32"):  # --quick: the bf16 before/after only
+            it = iter(tf.data.Dataset.from_tensors((lr16, mid16, hr16, z_lo16, z_up16)).repeat())
+            row["train_step_batch_16_recomputing_targets_seconds"] = median_time(
+                lambda: model.train_function(it), 1 if quick else 3) * 16 / step_batch
+        if not quick:
+            row["gradient_step_variants"] = gradient_step_variants(
+                model, (lr16, mid16, hr16, z_lo16, z_up16), features16)
         keras.mixed_precision.set_global_policy("float32")
         if precision == "float32":
             feats = tf.function(lambda x: model.features(x)["conv4_4"])
@@ -207,11 +222,32 @@ def paper_shapes(quick, ceiling):
     return rows
 
 
+def gradient_step_variants(model, batch, features):
+    """Before/after of the training-step cuts, in one run: skip convolutions concatenated
+    (one 67-channel convolution) or split (64 + 3 channels), and target features
+    recomputed or given. The `training` flag picks the convolution path."""
+    variables = model.generator.trainable_variables
+    rows = {}
+    for split in (False, True):
+        for given in (False, True):
+            @tf.function
+            def step(lr, mid, hr, z_lo, z_up, targets):
+                with tf.GradientTape() as tape:
+                    loss, _ = model._loss(lr, mid, hr, z_lo, z_up, training=split,
+                                          hr_features=targets if given else None)
+                model.optimizer.apply(tape.gradient(loss, variables), variables)
+                return loss
+
+            name = f"skip convolutions {'split' if split else 'concatenated'}, target features {'given' if given else 'recomputed'}"
+            rows[name] = median_time(lambda: step(*batch, features).numpy(), 3)
+    return rows
+
+
 def projections(quick):
     """Projected vs exact nearest-sample agreement and time, on VGG conv4_4 of real samples."""
     config = config_from("configs/quickstart.cfg", hr_size=128, selection_conv4_4_weight=1.0)
     model, _ = build.srim(config)
-    batch, m = (8, 16) if quick else (16, 32)
+    batch, m = (4, 16) if quick else (16, 32)
     lr, mid, hr = smooth_batch(batch, 128, seed=1)
     g = model.generator
     lr_c = tf.repeat(lr, m, axis=0)
@@ -229,7 +265,7 @@ def projections(quick):
         if projection == "none":
             d = distance.to_targets(features, targets, m).numpy()
             spread = float(np.median((d.max(axis=1) - d.min(axis=1)) / d.min(axis=1)))
-        rows[projection] = {"seconds": median_time(lambda: fn().numpy(), 3),
+        rows[projection] = {"seconds": median_time(lambda: fn().numpy(), 1 if quick else 3),
                             "relative_spread_of_exact_distances": spread,
                             "agreement_with_exact": float(np.mean(chosen == exact)),
                             "inputs": batch, "samples_per_input": m,
@@ -308,12 +344,20 @@ def markdown(results):
     f32, b16 = results["paper"]["float32"], results["paper"]["bfloat16"]
     for key, authors in (("generator_chunk_20_seconds", AUTHORS["generator_chunk_20"]),
                          ("select_per_image_seconds", AUTHORS["select_per_image_best"]),
-                         ("train_step_batch_16_seconds", AUTHORS["train_step_batch_16"])):
-        lines.append(f"| {key} | {f32[key]:.2f} | {b16[key]:.2f} | {authors} | {authors / f32[key]:.2f}x / {authors / b16[key]:.2f}x |")
+                         ("train_step_batch_16_seconds", AUTHORS["train_step_batch_16"]),
+                         ("train_step_batch_16_recomputing_targets_seconds", AUTHORS["train_step_batch_16"])):
+        if key in f32:
+            lines.append(f"| {key} | {f32[key]:.2f} | {b16[key]:.2f} | {authors} | {authors / f32[key]:.2f}x / {authors / b16[key]:.2f}x |")
+        elif key in b16:
+            lines.append(f"| {key} | - | {b16[key]:.2f} | {authors} | - / {authors / b16[key]:.2f}x |")
     lines.append(f"| per-image selection vs the authors' code as written ({AUTHORS['select_per_image_as_coded']} s) | | | |"
                  f" {AUTHORS['select_per_image_as_coded'] / f32['select_per_image_seconds']:.2f}x / {AUTHORS['select_per_image_as_coded'] / b16['select_per_image_seconds']:.2f}x |")
     if f32.get("select_extrapolated_from"):
-        lines.append(f"\n(selection measured with {f32['select_extrapolated_from']} and scaled to 100+100)")
+        lines.append(f"\n(selection measured with {f32['select_extrapolated_from']} and scaled to 100+100;"
+                     f" training step measured at {f32['train_step_extrapolated_from']} and scaled to 16)")
+    if "gradient_step_variants" in b16:
+        lines += ["", "| gradient step, batch 16, paper shapes, mixed_bfloat16 | seconds |", "|---|---|"]
+        lines += [f"| {name} | {seconds:.2f} |" for name, seconds in b16["gradient_step_variants"].items()]
     lines += ["", f"Achieved: generator {f32['generator_gflops']:.0f} GFLOP/s fp32 ({100 * f32['generator_share_of_conv_ceiling']:.0f}% of the conv ceiling),"
               f" {b16['generator_gflops']:.0f} bf16; VGG19 to conv4_4 {f32['vgg_gflops']:.0f} GFLOP/s ({100 * f32['vgg_share_of_conv_ceiling']:.0f}%).", ""]
     lines += ["| projection (conv4_4, k = 1000) | seconds | agreement with exact | (max - min) / min of exact distances |",
@@ -346,13 +390,17 @@ def main():
     repeats = 1 if args.quick else 5
     results = {"machine": f"{platform.node()}, {os.cpu_count()} CPUs, TF {tf.__version__}",
                "command": "python benchmarks/run.py" + (" --quick" if args.quick else "")}
+    started = time.perf_counter()
+
     def save():  # after every section, so an interrupted run keeps what it measured
+        results["seconds_so_far"] = round(time.perf_counter() - started, 1)
         with open(args.out + ".json", "w") as f:
             json.dump(results, f, indent=2)
+        print(f"[{results['seconds_so_far']:.0f} s] saved {', '.join(k for k in results if k not in ('machine', 'command', 'seconds_so_far'))}",
+              flush=True)
 
     results["ceilings"] = ceilings(args.quick)
     save()
-    print("ceilings", results["ceilings"], flush=True)
     quick_config = config_from("configs/quickstart.cfg")
     m = 4 if args.quick else 20
     paper_config = config_from(None, batch_size=1, num_lower_samples=m, num_upper_samples=m, sample_chunk=m)
@@ -366,10 +414,8 @@ def main():
                              step_breakdown("cpu_x4.cfg, bf16 selection",
                                             dict(cpu_config, selection_precision="bfloat16"), repeats)]
     save()
-    print("steps done", flush=True)
     results["paper"] = paper_shapes(args.quick, results["ceilings"])
     save()
-    print("paper done", flush=True)
     results["projections"] = projections(args.quick)
     save()
     results["data"] = data_pipeline(args.quick)
