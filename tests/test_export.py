@@ -58,7 +58,10 @@ def test_saved_model_cli_run_gives_the_keras_models_pixels(exported, tmp_path):
                                   tf.constant(7, tf.int64), 1.0).numpy()
     expected = np.round(np.clip(expected, 0, 1) * 255).astype(np.uint8)
     assert served.shape == (1, 2, 24, 20, 3)
-    np.testing.assert_array_equal(served, expected)
+    # The TF1 session may fuse ops differently: a pixel on a rounding edge may move one
+    # level. Unrestored (freshly initialised) weights would differ everywhere.
+    difference = np.abs(served.astype(int) - expected.astype(int))
+    assert difference.max() <= 1 and np.mean(difference == 0) > 0.99
 
 
 def test_fresh_process_serves_all_signatures_and_bad_requests_fail_alone(exported):
