@@ -59,6 +59,20 @@ def median_time(fn, repeats, warmup=1):
     return float(np.median(times))
 
 
+def interleaved_times(fns, rounds):
+    """Times each callable once per round, taking turns, so a slow spell of a shared
+    machine hits all of them alike. Returns {name: [seconds per round]}."""
+    for fn in fns.values():
+        fn()  # trace and warm up
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
 def smooth_batch(batch, hr_size, seed=0):
     rng = np.random.default_rng(seed)
     coarse = rng.random((batch, hr_size // 8, hr_size // 8, 3)).astype("float32")
@@ -197,19 +211,25 @@ def paper_shapes(quick, ceiling):
         z_lo16, z_up16 = (tf.random.normal(s) for s in g.noise_shapes(step_batch, 32, 32))
         row["train_step_extrapolated_from"] = f"batch {step_batch}" if quick else None
         model.make_train_function()
-        # As srim_train runs it with code reuse: the pool gives codes and target features.
+        # As srim_train runs it with code reuse, the pool gives codes and target features;
+        # without reuse, selection hands over its target features: both skip recomputing them.
         features16 = {name: v.numpy() for name, v in model.features(hr16).items()}
-        it = iter(tf.data.Dataset.from_tensors(
+        given = iter(tf.data.Dataset.from_tensors(
             (lr16, mid16, hr16, z_lo16, z_up16, features16)).repeat())
-        row["train_step_batch_16_seconds"] = median_time(
-            lambda: model.train_function(it), 1 if quick else 3) * 16 / step_batch
+        recomputed = iter(tf.data.Dataset.from_tensors((lr16, mid16, hr16, z_lo16, z_up16)).repeat())
+        fns = {"train_step_batch_16": lambda: model.train_function(given)["loss"].numpy()}
         if not (quick and precision == "float32"):  # --quick: the bf16 before/after only
-            it = iter(tf.data.Dataset.from_tensors((lr16, mid16, hr16, z_lo16, z_up16)).repeat())
-            row["train_step_batch_16_recomputing_targets_seconds"] = median_time(
-                lambda: model.train_function(it), 1 if quick else 3) * 16 / step_batch
-        if not quick:
-            row["gradient_step_variants"] = gradient_step_variants(
-                model, (lr16, mid16, hr16, z_lo16, z_up16), features16)
+            fns["train_step_batch_16_recomputing_targets"] = lambda: model.train_function(recomputed)["loss"].numpy()
+        if not quick and precision == "bfloat16":
+            fns.update(gradient_step_variants(model, (lr16, mid16, hr16, z_lo16, z_up16), features16))
+        times = interleaved_times(fns, 1 if quick else 5 if precision == "bfloat16" else 3)
+        scale = 16 / step_batch
+        row["train_step_rounds_seconds"] = {name: [t * scale for t in v] for name, v in times.items()}
+        for name in ("train_step_batch_16", "train_step_batch_16_recomputing_targets"):
+            if name in times:
+                row[f"{name}_seconds"] = float(np.median(times.pop(name))) * scale
+        if times:
+            row["gradient_step_variants"] = {name: float(np.median(v)) for name, v in times.items()}
         keras.mixed_precision.set_global_policy("float32")
         if precision == "float32":
             feats = tf.function(lambda x: model.features(x)["conv4_4"])
@@ -223,15 +243,15 @@ def paper_shapes(quick, ceiling):
 
 
 def gradient_step_variants(model, batch, features):
-    """Before/after of the training-step cuts, in one run: skip convolutions concatenated
-    (one 67-channel convolution) or split (64 + 3 channels), and target features
-    recomputed or given. The `training` flag picks the convolution path."""
+    """Before/after of the training-step cuts, as callables to time together: skip
+    convolutions concatenated (one 67-channel convolution) or split (64 + 3 channels), and
+    target features recomputed or given. The `training` flag picks the convolution path."""
     variables = model.generator.trainable_variables
-    rows = {}
+    fns = {}
     for split in (False, True):
         for given in (False, True):
             @tf.function
-            def step(lr, mid, hr, z_lo, z_up, targets):
+            def step(lr, mid, hr, z_lo, z_up, targets, split=split, given=given):
                 with tf.GradientTape() as tape:
                     loss, _ = model._loss(lr, mid, hr, z_lo, z_up, training=split,
                                           hr_features=targets if given else None)
@@ -239,8 +259,8 @@ def gradient_step_variants(model, batch, features):
                 return loss
 
             name = f"skip convolutions {'split' if split else 'concatenated'}, target features {'given' if given else 'recomputed'}"
-            rows[name] = median_time(lambda: step(*batch, features).numpy(), 3)
-    return rows
+            fns[name] = lambda step=step: step(*batch, features).numpy()
+    return fns
 
 
 def projections(quick):
@@ -355,6 +375,11 @@ def markdown(results):
     if f32.get("select_extrapolated_from"):
         lines.append(f"\n(selection measured with {f32['select_extrapolated_from']} and scaled to 100+100;"
                      f" training step measured at {f32['train_step_extrapolated_from']} and scaled to 16)")
+    rounds = b16.get("train_step_rounds_seconds", {})
+    if len(rounds.get("train_step_batch_16", [])) > 1:
+        lines.append("\nbf16 batch-16 steps, all rounds (taking turns): " + "; ".join(
+            f"{name}: {', '.join(f'{t:.2f}' for t in rounds[name])} s"
+            for name in ("train_step_batch_16", "train_step_batch_16_recomputing_targets") if name in rounds))
     if "gradient_step_variants" in b16:
         lines += ["", "| gradient step, batch 16, paper shapes, mixed_bfloat16 | seconds |", "|---|---|"]
         lines += [f"| {name} | {seconds:.2f} |" for name, seconds in b16["gradient_step_variants"].items()]

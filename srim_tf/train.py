@@ -167,6 +167,23 @@ class _CodePool:
         return {"nearest_distance_lower": lower, "nearest_distance_upper": upper}
 
 
+def _make_train_function(model, strategy, jit_compile):
+    """One distributed training step on the iterator's next batch; logs averaged over replicas.
+
+    Keras' own `make_train_function` cannot reduce scalar logs under
+    MultiWorkerMirroredStrategy (it asks for a mean over axis 0 of a scalar), so the
+    replicas' results are reduced here.
+    """
+    step = tf.function(model.train_step, jit_compile=True) if jit_compile else model.train_step
+
+    @tf.function
+    def train_function(iterator):
+        logs = strategy.run(step, args=(next(iterator),))
+        return {name: strategy.reduce("MEAN", value, axis=None) for name, value in logs.items()}
+
+    return train_function
+
+
 def _validate(model, validation, config, step, writer):
     """PSNR of the fixed validation images against bicubic, and an image grid."""
     lr, _, hr = validation
@@ -209,14 +226,15 @@ def train_and_evaluate(config, workdir):
         model.optimizer.build(model.generator.trainable_variables)
     checkpoint = tf.train.Checkpoint(generator=model.generator, optimizer=model.optimizer,
                                      selection_counter=model.selection_counter)
-    checkpoint_dir = os.path.join(workdir, checkpoints.CHECKPOINT_DIR)
+    checkpoint_dir = chief_dir = os.path.join(workdir, checkpoints.CHECKPOINT_DIR)
     if not chief:  # Every worker saves (collective ops), only the chief's copy is kept.
         checkpoint_dir = os.path.join(workdir, f"worker_tmp_{strategy.cluster_resolver.task_id}")
     manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir,
                                          max_to_keep=config["keep_checkpoints"])
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        logging.info("Resumed from %s", manager.latest_checkpoint)
+    latest = tf.train.latest_checkpoint(chief_dir)  # Every worker resumes from the chief's.
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+        logging.info("Resumed from %s", latest)
     step = int(model.optimizer.iterations.numpy())
     if step >= config["train_steps"]:
         logging.info("Already trained %d of %d steps: nothing to do.", step, config["train_steps"])
@@ -240,8 +258,7 @@ def train_and_evaluate(config, workdir):
     else:
         writer = tf.summary.create_noop_writer()
 
-    model.make_train_function()
-    train_function = model.train_function
+    train_function = _make_train_function(model, strategy, config["jit_compile"])
     logs, window_start, window_steps = {}, time.perf_counter(), 0
     progress = tqdm(total=config["train_steps"], initial=step, unit="step", disable=not chief,
                     dynamic_ncols=True)
@@ -257,7 +274,7 @@ def train_and_evaluate(config, workdir):
         if not math.isfinite(loss):
             raise FloatingPointError(
                 f"Loss became {loss} at step {step}; stopping. The last good checkpoint is"
-                f" {manager.latest_checkpoint}. Try a lower --learning_rate.")
+                f" {tf.train.latest_checkpoint(chief_dir)}. Try a lower --learning_rate.")
         progress.update(1)
         progress.set_postfix(loss=f"{loss:.4g}", psnr=f"{float(logs['chosen_y_psnr']):.2f}")
         last = step == config["train_steps"]

@@ -104,3 +104,55 @@ def test_mixed_float16_wraps_the_optimizer_in_loss_scaling():
         assert model.generator.lower.layers[-2].compute_dtype == "float16"
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def _free_ports(count):
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _train_two_workers(workdir, steps):
+    """Runs bin/srim_train as a two-worker MultiWorkerMirroredStrategy cluster on localhost."""
+    import json
+    import os
+
+    from tests.test_train_program import ROOT, TINY_FLAGS
+
+    cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
+    workers = []
+    for index in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps(
+            {"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        workers.append(subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "bin", "srim_train"), f"--workdir={workdir}",
+             "--strategy=multi_worker", *TINY_FLAGS, "--batch_size=4", f"--train_steps={steps}",
+             "--checkpoint_every=2", "--summary_every=2", "--image_summary_every=2"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [worker.communicate(timeout=600) for worker in workers]
+    for worker, (_, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err[-3000:]
+    return [err for _, err in outputs]
+
+
+def test_multi_worker_trains_and_only_the_chief_writes(tmp_path):
+    import glob
+    import os
+
+    from tests.test_train_program import _steps
+
+    workdir = str(tmp_path / "cluster")
+    _train_two_workers(workdir, steps=2)
+    assert _steps(workdir) == 2
+    assert sorted(os.listdir(workdir)) == ["checkpoints", "config.json", "train"]  # no worker copies
+    assert len(glob.glob(os.path.join(workdir, "train", "events.*"))) == 1  # the chief's alone
+    # Both workers resume from the chief's checkpoint (else their collectives would not match).
+    logs = _train_two_workers(workdir, steps=4)
+    assert _steps(workdir) == 4
+    assert all("Resumed from" in log and "ckpt-2" in log for log in logs)
