@@ -176,7 +176,7 @@ def ceilings(quick):
             "conv_bf16_gflops": conv_gflop / t_conv16}
 
 
-def paper_shapes(quick, ceiling):
+def paper_shapes(quick):
     """The authors' comparisons at the paper's shapes: 32 -> 128, 64 ch, 5x5, 9 convs."""
     rows = {}
     m = 10 if quick else 100
@@ -236,8 +236,6 @@ def paper_shapes(quick, ceiling):
             images = tf.random.uniform([20, 128, 128, 3])
             t_vgg = median_time(lambda: feats(images).numpy(), 1 if quick else 3)
             row["vgg_gflops"] = 20 * vgg_flops(128) / t_vgg / 1e9
-            row["generator_share_of_conv_ceiling"] = row["generator_gflops"] / ceiling["conv_gflops"]
-            row["vgg_share_of_conv_ceiling"] = row["vgg_gflops"] / ceiling["conv_gflops"]
         rows[precision] = row
     return rows
 
@@ -403,50 +401,70 @@ def markdown(results):
     return "\n".join(lines) + "\n"
 
 
+def steps(quick):
+    repeats = 1 if quick else 5
+    quick_config = config_from("configs/quickstart.cfg")
+    m = 4 if quick else 20
+    paper_config = config_from(None, batch_size=1, num_lower_samples=m, num_upper_samples=m, sample_chunk=m)
+    rows = [step_breakdown("quickstart.cfg", quick_config, repeats),
+            step_breakdown("paper architecture + VGG", paper_config, repeats),
+            step_breakdown("paper architecture + VGG, bf16 selection",
+                           dict(paper_config, selection_precision="bfloat16"), repeats)]
+    if not quick:
+        cpu_config = config_from("configs/cpu_x4.cfg", code_pool_size=0)
+        rows += [step_breakdown("cpu_x4.cfg (no code reuse)", cpu_config, repeats),
+                 step_breakdown("cpu_x4.cfg, bf16 selection",
+                                dict(cpu_config, selection_precision="bfloat16"), repeats)]
+    return rows
+
+
+SECTIONS = {"ceilings": ceilings, "steps": steps, "paper": paper_shapes,
+            "projections": projections, "data": data_pipeline, "inference": inference}
+
+
+def run_section(name, quick):
+    """Runs one section in a fresh process: memory TF keeps (traced functions, oneDNN
+    primitives, allocator pools) is returned between sections, and one section's leftovers
+    cannot slow the next."""
+    command = [sys.executable, os.path.abspath(__file__), "--section", name] + (["--quick"] if quick else [])
+    out = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def peak_rss_mb():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
+    parser.add_argument("--section", choices=sorted(SECTIONS), help=argparse.SUPPRESS)
     parser.add_argument("--inference_probe", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inference_probe:
         inference_probe(args.inference_probe, 256)
         return
-    repeats = 1 if args.quick else 5
+    if args.section:
+        result = SECTIONS[args.section](args.quick)
+        print(f"peak RSS of section {args.section}: {peak_rss_mb():.0f} MB", file=sys.stderr)
+        print(json.dumps(result))
+        return
     results = {"machine": f"{platform.node()}, {os.cpu_count()} CPUs, TF {tf.__version__}",
                "command": "python benchmarks/run.py" + (" --quick" if args.quick else "")}
     started = time.perf_counter()
-
-    def save():  # after every section, so an interrupted run keeps what it measured
+    for name in SECTIONS:
+        results[name] = run_section(name, args.quick)
+        if name == "paper":
+            conv = results["ceilings"]["conv_gflops"]
+            row = results["paper"]["float32"]
+            row["generator_share_of_conv_ceiling"] = row["generator_gflops"] / conv
+            row["vgg_share_of_conv_ceiling"] = row["vgg_gflops"] / conv
         results["seconds_so_far"] = round(time.perf_counter() - started, 1)
-        with open(args.out + ".json", "w") as f:
+        with open(args.out + ".json", "w") as f:  # after every section: a stopped run keeps what it measured
             json.dump(results, f, indent=2)
-        print(f"[{results['seconds_so_far']:.0f} s] saved {', '.join(k for k in results if k not in ('machine', 'command', 'seconds_so_far'))}",
-              flush=True)
-
-    results["ceilings"] = ceilings(args.quick)
-    save()
-    quick_config = config_from("configs/quickstart.cfg")
-    m = 4 if args.quick else 20
-    paper_config = config_from(None, batch_size=1, num_lower_samples=m, num_upper_samples=m, sample_chunk=m)
-    results["steps"] = [step_breakdown("quickstart.cfg", quick_config, repeats),
-                        step_breakdown("paper architecture + VGG", paper_config, repeats),
-                        step_breakdown("paper architecture + VGG, bf16 selection",
-                                       dict(paper_config, selection_precision="bfloat16"), repeats)]
-    if not args.quick:
-        cpu_config = config_from("configs/cpu_x4.cfg", code_pool_size=0)
-        results["steps"] += [step_breakdown("cpu_x4.cfg (no code reuse)", cpu_config, repeats),
-                             step_breakdown("cpu_x4.cfg, bf16 selection",
-                                            dict(cpu_config, selection_precision="bfloat16"), repeats)]
-    save()
-    results["paper"] = paper_shapes(args.quick, results["ceilings"])
-    save()
-    results["projections"] = projections(args.quick)
-    save()
-    results["data"] = data_pipeline(args.quick)
-    save()
-    results["inference"] = inference(args.quick)
-    save()
+        print(f"[{results['seconds_so_far']:.0f} s] {name} done", flush=True)
     table = markdown(results)
     with open(args.out + ".md", "w") as f:
         f.write(table)
