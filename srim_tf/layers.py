@@ -67,13 +67,10 @@ class ConcatConv2D(keras.layers.Conv2D):
         for part in parts:
             width = part.shape[-1]
             term = self.convolution_op(part, kernel[:, :, start:start + width, :])
+            outputs = term if outputs is None else outputs + term
             start += width
-            if outputs is not None:
-                outputs += term
-            elif self.use_bias:  # On the first term grappler fuses it into the convolution.
-                outputs = tf.nn.bias_add(term, tf.cast(self.bias, term.dtype))
-            else:
-                outputs = term
+        if self.use_bias:
+            outputs = outputs + self.bias
         return outputs if self.activation is None else self.activation(outputs)
 
 
