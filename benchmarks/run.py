@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The benchmark suite: one command measures everything in one run, on this machine.
 
-    python benchmarks/run.py            # full (about 15 minutes on 2 cores)
+    python benchmarks/run.py            # full (about 18 minutes on 2 cores)
     python benchmarks/run.py --quick    # under 3 minutes; the paper-shape selection is
                                         # measured with 10 + 10 codes and scaled to 100 + 100,
                                         # the batch-16 step at batch 8 and doubled
@@ -455,7 +455,8 @@ def main():
                "command": "python benchmarks/run.py" + (" --quick" if args.quick else "")}
     started = time.perf_counter()
     for name in SECTIONS:
-        results[name] = run_section(name, args.quick)
+        # --quick stays in one process (about 4 GB): six TF start-ups would cost half a minute.
+        results[name] = SECTIONS[name](args.quick) if args.quick else run_section(name, args.quick)
         if name == "paper":
             conv = results["ceilings"]["conv_gflops"]
             row = results["paper"]["float32"]

@@ -15,7 +15,7 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="srim_tf")
 class ConcatConv2D(keras.layers.Conv2D):
-    """A `Conv2D` over the channel concatenation of a list of inputs, never built.
+    """A `Conv2D` over the channel concatenation of a list of inputs.
 
     A convolution of `concat([h, skip])` equals `conv(h, K_h) + conv(skip, K_skip)` with the
     kernel split along its input channels. In training it is computed that way: the wide

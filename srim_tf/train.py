@@ -123,10 +123,8 @@ class _CodePool:
 
         @tf.function
         def select(batch, with_targets):
-            def choose(b):
-                result = model.select_codes_and_targets(*b)
-                return result if with_targets else result[:4]
-            result = strategy.run(choose, args=(batch,))
+            choose = model.select_codes_and_targets if with_targets else model.select_codes
+            result = strategy.run(lambda b: choose(*b), args=(batch,))
             return tf.nest.map_structure(lambda r: strategy.gather(r, axis=0), result)
 
         self._select = select
