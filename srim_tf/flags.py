@@ -2,6 +2,8 @@
 
 from absl import flags
 
+from srim_tf import flag_checks
+
 # ---- data ---------------------------------------------------------------------------------
 flags.DEFINE_string("data", "builtin",
                     "Training images: 'builtin', 'folder:PATH' or 'tfds:NAME[:SPLIT]', comma-separated.")
@@ -86,6 +88,28 @@ flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker",
 flags.DEFINE_enum("mixed_precision", "off", ["off", "mixed_bfloat16", "mixed_float16"],
                   "Keras mixed-precision policy (mixed_float16 adds loss scaling).")
 flags.DEFINE_bool("jit_compile", False, "Compile the train step with XLA.")
+
+# ---- accepted values: checked when flags are parsed, before anything is built -------------
+flags.register_validator("hr_size", lambda v: v >= 16 and v % 4 == 0,
+                         message="must be a multiple of 4 and >= 16 (LR patches of 4x4 or more)")
+flags.register_validator("kernel_size", lambda v: v >= 1 and v % 2 == 1,
+                         message="must be an odd integer >= 1 (same-size convolutions)")
+for _name in ("patches_per_image", "batch_size", "channels", "num_convs", "noise_channels",
+              "projection_dim", "num_lower_samples", "num_upper_samples", "sample_chunk",
+              "code_reuse_steps", "train_steps", "checkpoint_every", "keep_checkpoints",
+              "summary_every", "image_summary_every", "num_validation_images",
+              "num_summary_samples"):
+    flag_checks.at_least(_name, 1)
+for _name in ("tfds_per_class", "code_pool_size", "target_feature_cache_mb"):
+    flag_checks.at_least(_name, 0)
+for _name in ("learning_rate", "lr_decay_factor"):
+    flag_checks.positive_finite(_name)
+for _name in ("loss_pixel_weight", "loss_conv2_2_weight", "loss_conv4_4_weight",
+              "selection_pixel_weight", "selection_conv2_2_weight", "selection_conv4_4_weight",
+              "mid_loss_weight", "zero_code_loss_weight", "code_jitter"):
+    flag_checks.non_negative_finite(_name)
+for _name in ("tfds_classes", "lr_decay_steps"):
+    flag_checks.integer_list(_name)
 
 
 def values():

@@ -9,8 +9,9 @@ import json
 
 from absl import app, flags
 
-from srim_tf import evaluation
+from srim_tf import evaluation, flag_checks
 from srim_tf.samplers import load_sampler
+from srim_tf.programs import runner
 
 flags.DEFINE_string("method", "bicubic",
                     "bicubic | pretrained | a workdir | a checkpoint | a SavedModel | folder:PATH of SR images.")
@@ -21,6 +22,8 @@ flags.DEFINE_integer("tile_size", 256, "Tile size in LR pixels (0: whole image).
 flags.DEFINE_string("json", None, "Write per-set means and per-image values here.")
 flags.DEFINE_string("csv", None, "Write one row per image and per set here.")
 FLAGS = flags.FLAGS
+flag_checks.at_least("num_samples", 1)
+flag_checks.at_least("tile_size", 0)
 
 
 def main(argv):
@@ -42,7 +45,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    runner.run(main)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from srim_tf import export
 from srim_tf.inference import receptive_field
 from srim_tf.checkpoints import load_generator
 from srim_tf.pretrained import load_pretrained, save_pretrained
+from srim_tf.programs import runner
 
 flags.DEFINE_string("workdir", None, "A srim_train workdir or checkpoint; 'pretrained' for the shipped model.")
 flags.DEFINE_string("export_dir", None, "Model base path for TF Serving.")
@@ -43,7 +44,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    runner.run(main)
 
 
 if __name__ == "__main__":

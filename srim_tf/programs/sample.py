@@ -1,11 +1,13 @@
 """srim_sample: super-resolves images, K samples each, with contact sheets and std maps.
 
 Usage: srim_sample --input=photo.jpg --input=folder/ --output_dir=out [--model=WORKDIR]
-Writes OUTPUT_DIR/<name>_x4_s<k>.png per sample; with --contact_sheet, <name>_x4_sheet.png
+Writes OUTPUT_DIR/<name>_x4_s<k>.png per sample, <name> being the input's path below the
+folder all inputs share (with its extension when two inputs differ only by it); with --contact_sheet, <name>_x4_sheet.png
 (bicubic beside the samples) and <name>_x4_std.png (per-pixel std across samples).
 Exits with status 1 if any input failed; the others are still processed.
 """
 
+import collections
 import os
 import sys
 
@@ -13,8 +15,9 @@ import numpy as np
 from absl import app, flags, logging
 from tqdm import tqdm
 
-from srim_tf import image_io, inference
+from srim_tf import flag_checks, image_io, inference
 from srim_tf.samplers import load_sampler
+from srim_tf.programs import runner
 
 flags.DEFINE_multi_string("input", None, "Image file, folder (recursive) or glob; repeatable.")
 flags.DEFINE_string("output_dir", None, "Where the outputs go (created if missing).")
@@ -26,12 +29,41 @@ flags.DEFINE_integer("tile_size", 256, "Tile size in LR pixels (0: whole image a
 flags.DEFINE_integer("overlap", None, "Context margin per tile in LR pixels (default: receptive field).")
 flags.DEFINE_bool("contact_sheet", False, "Also write a contact sheet and a std map per input.")
 FLAGS = flags.FLAGS
+flag_checks.at_least("num_samples", 1)
+flag_checks.at_least("tile_size", 0)
+flag_checks.at_least("overlap", 0)
+flag_checks.noise_scale()
 
 
-def process(sampler, path, output_dir, inputs):
-    """Writes the outputs of one input file; returns their paths."""
+def output_stems(paths):
+    """`{input path: output stem}` that cannot collide; `ValueError` before any write if they would.
+
+    A stem is the input's path relative to the folder all inputs share, without its
+    extension (a/x.png -> a/x), so folder structure is kept in the output folder. Inputs
+    that differ only by extension keep it too (x.png -> x_png, x.jpg -> x_jpg).
+    """
+    absolute = [os.path.abspath(p) for p in paths]
+    root = os.path.dirname(absolute[0]) if len(absolute) == 1 else os.path.commonpath(
+        [os.path.dirname(p) for p in absolute])
+    stems = {p: os.path.splitext(os.path.relpath(a, root))[0] for p, a in zip(paths, absolute)}
+    counts = collections.Counter(stems.values())
+    for path, stem in stems.items():
+        if counts[stem] > 1:
+            stems[path] = f"{stem}_{os.path.splitext(path)[1].lstrip('.').lower()}"
+    owners = collections.defaultdict(list)
+    for path, stem in stems.items():
+        owners[os.path.normcase(stem)].append(path)
+    clashes = [names for names in owners.values() if len(names) > 1]
+    if clashes:
+        raise ValueError(f"Inputs {' and '.join(clashes[0])} would write the same output files;"
+                         " rename one or run them separately.")
+    return stems
+
+
+def process(sampler, path, stem, output_dir, inputs):
+    """Writes the outputs of one input file under OUTPUT_DIR/<stem>_x4_*; returns their paths."""
     image = image_io.read_image(path)
-    stem = os.path.splitext(os.path.basename(path))[0]
+    os.makedirs(os.path.dirname(os.path.join(output_dir, stem)), exist_ok=True)
     samples = inference.super_resolve_image(
         sampler, image.rgb, FLAGS.num_samples, FLAGS.seed, FLAGS.noise_scale, FLAGS.tile_size,
         FLAGS.overlap)
@@ -64,6 +96,7 @@ def main(argv):
     paths = image_io.expand_inputs(FLAGS.input)
     if not paths:
         raise app.UsageError(f"No input images found in {FLAGS.input}")
+    stems = output_stems(paths)
     sampler = load_sampler(FLAGS.model)
     logging.info("Model: %s", sampler.description)
     os.makedirs(FLAGS.output_dir, exist_ok=True)
@@ -71,7 +104,7 @@ def main(argv):
     failed = []
     for path in tqdm(paths, unit="image"):
         try:
-            process(sampler, path, FLAGS.output_dir, inputs)
+            process(sampler, path, stems[path], FLAGS.output_dir, inputs)
         except (ValueError, OSError) as error:
             failed.append(path)
             logging.error("Skipped %s: %s", path, error)
@@ -81,7 +114,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    runner.run(main)
 
 
 if __name__ == "__main__":

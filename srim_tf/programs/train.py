@@ -7,6 +7,7 @@ from absl import app, flags, logging
 
 from srim_tf import flags as srim_flags
 from srim_tf.train import train_and_evaluate
+from srim_tf.programs import runner
 
 FLAGS = flags.FLAGS
 
@@ -22,7 +23,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    runner.run(main)
 
 
 if __name__ == "__main__":
