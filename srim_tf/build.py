@@ -14,7 +14,14 @@ from srim_tf.model import SRIMGenerator
 
 # Flags that define the generator: a workdir trained with other values cannot be resumed.
 GENERATOR_KEYS = ("channels", "kernel_size", "num_convs", "noise_channels", "normalization",
-                  "activation")
+                  "activation", "stage_output")
+# What workdirs and pretrained folders written before a key existed were trained with.
+GENERATOR_KEY_DEFAULTS = {"stage_output": "sigmoid"}
+
+
+def generator_settings(config):
+    """The generator's settings in a config, old configs included."""
+    return {key: config.get(key, GENERATOR_KEY_DEFAULTS.get(key)) for key in GENERATOR_KEYS}
 
 
 def data_config(config):
@@ -28,7 +35,7 @@ def data_config(config):
 
 
 def generator(config):
-    return SRIMGenerator(**{key: config[key] for key in GENERATOR_KEYS})
+    return SRIMGenerator(**generator_settings(config))
 
 
 def distances(config):
@@ -63,6 +70,7 @@ def srim(config):
                  sample_chunk=config["sample_chunk"], selection=config["selection"],
                  mid_loss_weight=config["mid_loss_weight"],
                  zero_code_loss_weight=config["zero_code_loss_weight"], code_jitter=config["code_jitter"],
+                 code_jitter_mode=config["code_jitter_mode"],
                  seed=config["seed"], selection_precision=config["selection_precision"])
     return model, vgg_source
 

@@ -28,6 +28,10 @@ flags.DEFINE_integer("noise_channels", 5, "Noise channels per stage.")
 flags.DEFINE_enum("normalization", "weight", ["weight", "batch", "none"],
                   "Normalisation between convolutions (weight: the authors' code).")
 flags.DEFINE_enum("activation", "leaky_relu", ["leaky_relu", "relu"], "Hidden activation.")
+flags.DEFINE_enum("stage_output", "sigmoid", ["sigmoid", "residual"],
+                  "Each stage's output: sigmoid (authors' code) or residual: its bilinear"
+                  " upsample plus a last convolution that starts at zero, clipped to [0, 1]"
+                  " (not in the paper; a new model starts as bilinear upsampling).")
 
 # ---- feature space and distances ------------------------------------------------------------
 flags.DEFINE_string("vgg_weights", "auto",
@@ -58,7 +62,11 @@ flags.DEFINE_float("mid_loss_weight", 0.0, "Extra loss on the 2x output (0 in th
 flags.DEFINE_float("zero_code_loss_weight", 0.0,
                    "Extra loss on the z = 0 output, so noise_scale=0 gives a good deterministic"
                    " image (not in the paper; 0 there).")
-flags.DEFINE_float("code_jitter", 0.1, "Std of jitter added to chosen codes (authors: 0.1).")
+flags.DEFINE_float("code_jitter", 0.1, "Std of the Gaussian jitter added to chosen codes (authors: 0.1).")
+flags.DEFINE_enum("code_jitter_mode", "fixed", ["fixed", "per_step"],
+                  "fixed (the authors'): jitter drawn once when codes are chosen (per pool with"
+                  " code reuse, per selection without) and kept while they are reused;"
+                  " per_step: fresh jitter at every step, also on reused codes.")
 flags.DEFINE_integer("code_pool_size", 0,
                      "Code reuse: choose codes for this many images at once ('a month') and"
                      " train on them for --code_reuse_steps steps. 0 turns reuse off.")

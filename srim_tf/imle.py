@@ -17,6 +17,9 @@ from srim_tf.distances import Distance
 from srim_tf.features import FeatureExtractor
 
 SELECTIONS = ("hierarchical", "joint")
+# "fixed" (the authors'): jitter is drawn once when codes are chosen and kept while they
+# are reused; "per_step": fresh jitter at every gradient step.
+JITTER_MODES = ("fixed", "per_step")
 
 
 class SRIM(keras.Model):
@@ -43,8 +46,11 @@ class SRIM(keras.Model):
         zero_code_loss_weight: weight of an extra loss on the output at z = 0 (0 in the
             authors' code). Without it the z = 0 output is off-distribution: the network
             learns to expect codes of unit scale, and `noise_scale=0` gives a biased image.
-        code_jitter: std of the Gaussian jitter added to chosen codes before the step
-            (0.1 in the authors' code).
+        code_jitter: std of the Gaussian jitter added to chosen codes (0.1 in the
+            authors' code).
+        code_jitter_mode: "fixed" (the authors'): drawn once when codes are chosen, so a
+            reused code keeps its jitter for the whole reuse period; "per_step": drawn
+            afresh at every gradient step, also on reused codes.
         seed: base seed of the selection noise.
         selection_precision: "float32" or "bfloat16": the compute precision of sample
             generation and features during selection (the gradient step stays float32).
@@ -61,10 +67,12 @@ class SRIM(keras.Model):
     def __init__(self, generator, vgg_trunk, selection_distance, loss_distance,
                  num_lower_samples=100, num_upper_samples=100, sample_chunk=20,
                  selection="hierarchical", mid_loss_weight=0.0, zero_code_loss_weight=0.0,
-                 code_jitter=0.1, seed=0, selection_precision="float32", **kwargs):
+                 code_jitter=0.1, code_jitter_mode="fixed", seed=0,
+                 selection_precision="float32", **kwargs):
         super().__init__(**kwargs)
         options.check_choice("selection", selection, SELECTIONS)
         options.check_choice("selection_precision", selection_precision, PRECISIONS)
+        options.check_choice("code_jitter_mode", code_jitter_mode, JITTER_MODES)
         for name, value in (("num_lower_samples", num_lower_samples),
                             ("num_upper_samples", num_upper_samples),
                             ("sample_chunk", sample_chunk)):
@@ -84,6 +92,7 @@ class SRIM(keras.Model):
         self.mid_loss_weight = mid_loss_weight
         self.zero_code_loss_weight = zero_code_loss_weight
         self.code_jitter = code_jitter
+        self.code_jitter_mode = code_jitter_mode
         self.seed = seed
         self.selection_precision = selection_precision
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -243,6 +252,14 @@ class SRIM(keras.Model):
                                       upper_seed)
         return z_lo, z_up, d_lo, d_up, hr_features
 
+    def jitter_codes(self, z_lo, z_up):
+        """Adds `code_jitter` * N(0, 1) to chosen codes (a new draw at every call)."""
+        if not self.code_jitter:
+            return z_lo, z_up
+        seed = tf.random.experimental.stateless_fold_in(self._step_seed(), 3)
+        return (z_lo + self.code_jitter * tf.random.stateless_normal(tf.shape(z_lo), seed),
+                z_up + self.code_jitter * tf.random.stateless_normal(tf.shape(z_up), seed + 1))
+
     # ---- training and evaluation --------------------------------------------------------
 
     def _check_batch(self, data):
@@ -283,10 +300,10 @@ class SRIM(keras.Model):
         else:
             z_lo, z_up, d_lo, d_up, hr_features = self.select_codes_and_targets(lr, mid, hr)
         z_lo, z_up = tf.stop_gradient(z_lo), tf.stop_gradient(z_up)
-        if self.code_jitter:
-            jitter_seed = tf.random.experimental.stateless_fold_in(self._step_seed(), 3)
-            z_lo += self.code_jitter * tf.random.stateless_normal(tf.shape(z_lo), jitter_seed)
-            z_up += self.code_jitter * tf.random.stateless_normal(tf.shape(z_up), jitter_seed + 1)
+        # Freshly chosen codes get their jitter now in either mode; given (reused) codes
+        # carry the jitter drawn when they were chosen, unless it is redrawn every step.
+        if d_lo is not None or self.code_jitter_mode == "per_step":
+            z_lo, z_up = self.jitter_codes(z_lo, z_up)
         with tf.GradientTape() as tape:
             loss, out = self._loss(lr, mid, hr, z_lo, z_up, training=True,
                                    hr_features=hr_features)

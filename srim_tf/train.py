@@ -124,7 +124,14 @@ class _CodePool:
         @tf.function
         def select(batch, with_targets):
             choose = model.select_codes_and_targets if with_targets else model.select_codes
-            result = strategy.run(lambda b: choose(*b), args=(batch,))
+
+            def choose_and_jitter(b):
+                z_lo, z_up, *rest = choose(*b)
+                if model.code_jitter_mode == "fixed":  # Kept for the pool's whole life.
+                    z_lo, z_up = model.jitter_codes(z_lo, z_up)
+                return (z_lo, z_up, *rest)
+
+            result = strategy.run(choose_and_jitter, args=(batch,))
             return tf.nest.map_structure(lambda r: strategy.gather(r, axis=0), result)
 
         self._select = select

@@ -177,3 +177,28 @@ def test_code_pool_caches_target_features_within_the_budget(budget_mb, pool_size
 def test_unknown_flag_is_refused(tmp_path):
     result = _run(str(tmp_path / "w"), "--no_such_flag=1")
     assert result.returncode != 0 and "no_such_flag" in result.stderr
+
+
+def _pool_batches(count, **overrides):
+    config = tiny_config(code_pool_size=2, **overrides)  # one batch of 2: the same 2 images
+    model, _ = build.srim(config)
+    strategy = tf.distribute.get_strategy()
+    batches = iter(strategy.experimental_distribute_dataset(
+        data.make_dataset(build.data_config(config))))
+    pool = train._CodePool(model, strategy, batches, config)
+    pool.refill(step=0)
+    return [[np.asarray(x) for x in next(pool.iterator)] for _ in range(count)]
+
+
+def test_code_pool_draws_jitter_once_when_it_chooses_the_codes():
+    plain = _pool_batches(3, code_jitter=0.0)
+    jittered = _pool_batches(3, code_jitter=0.1, code_jitter_mode="fixed")
+    for without, with_ in zip(plain, jittered):
+        np.testing.assert_array_equal(without[2], with_[2])  # same images, same order
+        offsets = [with_[i] - without[i] for i in (3, 4)]  # the jitter on z_lo and z_up
+        assert all(0.08 < np.std(o) < 0.12 for o in offsets)
+        # Each image keeps one jitter for the pool's life, whatever batch it comes in.
+        first = jittered[0]
+        for j in range(2):
+            k = next(k for k in range(2) if np.array_equal(first[2][k], with_[2][j]))
+            np.testing.assert_array_equal(with_[3][j], first[3][k])

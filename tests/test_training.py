@@ -40,8 +40,58 @@ def test_training_on_given_codes_skips_selection(triple):
     z_lo, z_up = model.generator.noise_shapes(len(lr), lr.shape[1], lr.shape[2])
     batch = (lr, mid, hr, np.zeros(z_lo, "float32"), np.zeros(z_up, "float32"))
     model.fit(tf.data.Dataset.from_tensors(batch).repeat(), steps_per_epoch=2, verbose=0)
-    # Selection never ran: its counter only moved for the jitter draws (one per step).
-    assert int(model.selection_counter.numpy()) == 2
+    # Selection never ran, and given codes keep the jitter they were chosen with: the
+    # noise counter never moved.
+    assert int(model.selection_counter.numpy()) == 0
+
+
+def _codes_the_step_trains_on(model, batch, steps):
+    """Runs `steps` eager train steps on `batch`; the codes each step's loss saw."""
+    seen = []
+    loss = model._loss
+
+    def recording(lr, mid, hr, z_lo, z_up, *args, **kwargs):
+        seen.append((np.asarray(z_lo), np.asarray(z_up)))
+        return loss(lr, mid, hr, z_lo, z_up, *args, **kwargs)
+
+    model._loss = recording
+    for _ in range(steps):
+        model.train_step(batch)
+    return seen
+
+
+@pytest.mark.parametrize("mode", ["fixed", "per_step"])
+def test_reused_codes_keep_their_jitter_unless_per_step(mode, triple):
+    model = _compiled(code_jitter=0.1, code_jitter_mode=mode)
+    lr, mid, hr = triple
+    z_lo, z_up = (np.random.default_rng(1).standard_normal(s).astype("float32")
+                  for s in model.generator.noise_shapes(len(lr), lr.shape[1], lr.shape[2]))
+    (lo1, up1), (lo2, up2) = _codes_the_step_trains_on(model, (lr, mid, hr, z_lo, z_up), 2)
+    if mode == "fixed":  # The pool's codes already carry the jitter of their choice.
+        np.testing.assert_array_equal(lo1, z_lo)
+        np.testing.assert_array_equal(up2, z_up)
+    else:  # A new draw of std 0.1 at every step.
+        for trained, given in ((lo1, z_lo), (lo2, z_lo), (up1, z_up), (up2, z_up)):
+            assert 0.08 < np.std(trained - given) < 0.12
+        assert np.abs(lo1 - lo2).max() > 0.01
+
+
+@pytest.mark.parametrize("mode", ["fixed", "per_step"])
+def test_freshly_chosen_codes_get_jitter_in_either_mode(mode, triple):
+    model = _compiled(code_jitter=0.1, code_jitter_mode=mode)
+    lr, mid, hr = triple
+    select = model.select_codes
+    chosen = []
+    model.select_codes_and_targets = lambda *b: chosen.append(select(*b)) or (
+        *chosen[-1], None)
+    ((lo, up),) = _codes_the_step_trains_on(model, (lr, mid, hr), 1)
+    assert 0.08 < np.std(lo - np.asarray(chosen[0][0])) < 0.12
+    assert 0.08 < np.std(up - np.asarray(chosen[0][1])) < 0.12
+
+
+def test_unknown_jitter_mode_is_refused():
+    with pytest.raises(ValueError, match="code_jitter_mode='always'"):
+        _compiled(code_jitter_mode="always")
 
 
 VGG_LOSS = dict(loss_pixel_weight=1e-3, loss_conv2_2_weight=1.0, loss_conv4_4_weight=0.1)
