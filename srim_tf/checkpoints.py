@@ -34,9 +34,10 @@ def write_config(workdir, config):
     os.replace(path + ".tmp", path)
 
 
-def config_difference(saved, config, keys=build.GENERATOR_KEYS):
+def config_difference(saved, config):
     """`{key: (saved, now)}` for generator settings that differ."""
-    return {key: (saved.get(key), config[key]) for key in keys if saved.get(key) != config[key]}
+    saved, now = build.generator_settings(saved), build.generator_settings(config)
+    return {key: (saved[key], now[key]) for key in build.GENERATOR_KEYS if saved[key] != now[key]}
 
 
 def latest_checkpoint(path):

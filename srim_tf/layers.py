@@ -80,6 +80,9 @@ class WeightNormConv2D(ConcatConv2D):
 
     Args:
         *args, **kwargs: as for `keras.layers.Conv2D`.
+        gain_initializer: "norm" (default) starts the gain at the initial kernel's norm, so
+            the layer starts as the plain convolution it wraps; anything else is a Keras
+            initializer ("zeros" makes the layer start by outputting its bias).
 
     Examples:
         >>> layer = WeightNormConv2D(8, 3, padding="same")
@@ -87,14 +90,21 @@ class WeightNormConv2D(ConcatConv2D):
         (1, 5, 5, 8)
     """
 
+    def __init__(self, *args, gain_initializer="norm", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.gain_initializer = gain_initializer
+
     def build(self, input_shape):
         super().build(input_shape)
-        # One gain per output channel, initialised to the initial kernel's norm so the
-        # layer starts as the plain convolution it wraps.
-        norm = ops.sqrt(ops.sum(ops.square(self.kernel), axis=(0, 1, 2)))
+        # One gain per output channel.
+        initializer = "ones" if self.gain_initializer == "norm" else self.gain_initializer
         self.gain = self.add_weight(
-            name="gain", shape=(self.filters,), initializer="ones", trainable=True)
-        self.gain.assign(norm)
+            name="gain", shape=(self.filters,), initializer=initializer, trainable=True)
+        if self.gain_initializer == "norm":
+            self.gain.assign(ops.sqrt(ops.sum(ops.square(self.kernel), axis=(0, 1, 2))))
+
+    def get_config(self):
+        return {**super().get_config(), "gain_initializer": self.gain_initializer}
 
     def effective_kernel(self):
         # The norm spans the whole kernel, every input part included.

@@ -4,6 +4,11 @@ Each stage upsamples its input bilinearly by 2, concatenates that stage's noise,
 `num_convs` convolutions; every convolution after the first also sees the LR image
 upsampled bilinearly to the stage's output size (a skip connection). The last convolution
 has 3 channels and a sigmoid, so outputs lie in [0, 1].
+
+With `stage_output="residual"` (not in the paper) a stage instead adds its last
+convolution to its own bilinear upsample and clips to [0, 1]; that convolution's gain starts
+at zero, so a new network starts as bilinear upsampling and trains from there rather than
+from a grey sigmoid output. Short runs then end above bicubic instead of far below it.
 """
 
 import keras
@@ -13,15 +18,24 @@ from srim_tf.layers import BilinearUpsample, ConcatConv2D, WeightNormConv2D
 
 NORMALIZATIONS = ("weight", "batch", "none")
 ACTIVATIONS = ("leaky_relu", "relu")
+STAGE_OUTPUTS = ("sigmoid", "residual")
 
 
-def _conv(filters, kernel_size, normalization, name):
+def _conv(filters, kernel_size, normalization, name, zero_init=False):
     conv_class = WeightNormConv2D if normalization == "weight" else ConcatConv2D
-    return conv_class(filters, kernel_size, padding="same", data_format="channels_last", name=name)
+    kwargs = {}
+    if zero_init:
+        # Starts by adding nothing. With weight norm only the gain is zeroed: a zero
+        # direction `v` would have no norm to divide by.
+        kwargs = ({"gain_initializer": "zeros"} if normalization == "weight"
+                  else {"kernel_initializer": "zeros"})
+    return conv_class(filters, kernel_size, padding="same", data_format="channels_last",
+                      name=name, **kwargs)
 
 
 def build_stage(skip_factor, channels=64, kernel_size=5, num_convs=9, noise_channels=5,
-                normalization="weight", activation="leaky_relu", name="stage"):
+                normalization="weight", activation="leaky_relu", stage_output="sigmoid",
+                name="stage"):
     """Builds one 2x stage as a functional model.
 
     Args:
@@ -33,6 +47,8 @@ def build_stage(skip_factor, channels=64, kernel_size=5, num_convs=9, noise_chan
         noise_channels: channels of the stage's noise input `z`.
         normalization: "weight" (authors' code), "batch" (paper text) or "none".
         activation: "leaky_relu" (slope 0.2, authors' code) or "relu".
+        stage_output: "sigmoid" (authors' code) or "residual": the bilinear upsample plus
+            the last convolution (which starts at zero), clipped to [0, 1].
         name: the model's name.
 
     Returns:
@@ -47,6 +63,7 @@ def build_stage(skip_factor, channels=64, kernel_size=5, num_convs=9, noise_chan
     """
     options.check_choice("normalization", normalization, NORMALIZATIONS)
     options.check_choice("activation", activation, ACTIVATIONS)
+    options.check_choice("stage_output", stage_output, STAGE_OUTPUTS)
     options.check_positive_int("num_convs", num_convs)
     if num_convs < 2:
         raise ValueError(
@@ -62,9 +79,16 @@ def build_stage(skip_factor, channels=64, kernel_size=5, num_convs=9, noise_chan
         last = i == num_convs - 1
         # Layer names carry the stage name: variables must be unique across stages for
         # TF1-style SavedModel loaders (saved_model_cli run, TF Serving).
-        conv = _conv(3 if last else channels, kernel_size, normalization, f"{name}_conv_{i}")
+        residual = last and stage_output == "residual"
+        conv = _conv(3 if last else channels, kernel_size, normalization, f"{name}_conv_{i}",
+                     zero_init=residual)
         # After the first, each convolution sees [x, skip] concatenated (ConcatConv2D).
         x = conv(x if i == 0 else [x, skip])
+        if residual:
+            # In float32, so mixed-precision outputs still lie in [0, 1] exactly.
+            x = keras.layers.Add(dtype="float32", name="residual")([upsampled, x])
+            x = keras.layers.ReLU(max_value=1.0, dtype="float32", name="rgb")(x)  # clip to [0, 1]
+            break
         if last:
             # Sigmoid in float32 so mixed-precision outputs still lie in [0, 1] exactly.
             x = keras.layers.Activation("sigmoid", dtype="float32", name="rgb")(x)
@@ -87,8 +111,8 @@ class SRIMGenerator(keras.Model):
     outputs.
 
     Args:
-        channels, kernel_size, num_convs, noise_channels, normalization, activation: as in
-            `build_stage`, shared by both stages.
+        channels, kernel_size, num_convs, noise_channels, normalization, activation,
+            stage_output: as in `build_stage`, shared by both stages.
 
     Examples:
         >>> g = SRIMGenerator(channels=8, num_convs=3)
@@ -99,7 +123,8 @@ class SRIMGenerator(keras.Model):
     """
 
     def __init__(self, channels=64, kernel_size=5, num_convs=9, noise_channels=5,
-                 normalization="weight", activation="leaky_relu", **kwargs):
+                 normalization="weight", activation="leaky_relu", stage_output="sigmoid",
+                 **kwargs):
         super().__init__(**kwargs)
         self.channels = channels
         self.kernel_size = kernel_size
@@ -107,9 +132,10 @@ class SRIMGenerator(keras.Model):
         self.noise_channels = noise_channels
         self.normalization = normalization
         self.activation = activation
+        self.stage_output = stage_output
         stage_args = dict(channels=channels, kernel_size=kernel_size, num_convs=num_convs,
                           noise_channels=noise_channels, normalization=normalization,
-                          activation=activation)
+                          activation=activation, stage_output=stage_output)
         self.lower = build_stage(2, name="lower", **stage_args)
         self.upper = build_stage(4, name="upper", **stage_args)
         # Both stages are functional models, built on creation, so the generator is too.
@@ -135,5 +161,6 @@ class SRIMGenerator(keras.Model):
         config = super().get_config()
         config.update(channels=self.channels, kernel_size=self.kernel_size,
                       num_convs=self.num_convs, noise_channels=self.noise_channels,
-                      normalization=self.normalization, activation=self.activation)
+                      normalization=self.normalization, activation=self.activation,
+                      stage_output=self.stage_output)
         return config

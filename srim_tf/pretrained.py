@@ -20,7 +20,7 @@ def load_pretrained(directory=PRETRAINED_DIR):
         raise ValueError(f"No pretrained model is installed (expected {config_path}).")
     with open(config_path, encoding="utf-8") as f:
         config = json.load(f)
-    generator = SRIMGenerator(**config["generator"])
+    generator = SRIMGenerator(**build.generator_settings(config["generator"]))
     generator.load_weights(os.path.join(directory, "generator.weights.h5"))
     return generator
 
@@ -29,7 +29,7 @@ def save_pretrained(generator, run_config, directory, checkpoint):
     """Writes a generator and the flags that trained it as a pretrained model folder."""
     os.makedirs(directory, exist_ok=True)
     generator.save_weights(os.path.join(directory, "generator.weights.h5"))
-    config = {"generator": {key: run_config[key] for key in build.GENERATOR_KEYS},
+    config = {"generator": build.generator_settings(run_config),
               "checkpoint": os.path.basename(checkpoint), "training_flags": run_config}
     with open(os.path.join(directory, "config.json"), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=2, sort_keys=True)

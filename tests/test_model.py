@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from srim_tf.model import SRIMGenerator, build_stage
 
@@ -119,3 +120,41 @@ def test_split_convolution_equals_one_convolution_of_the_concatenation(layer_cla
         np.testing.assert_allclose(out, expected, atol=1e-4)
         np.testing.assert_allclose(grad, expected_grad, atol=1e-3)
     assert layer.kernel.shape == (3, 3, 11, 5)
+
+
+@pytest.mark.parametrize("normalization", ["weight", "none"])
+def test_residual_stages_start_as_their_bilinear_upsample(normalization, rng):
+    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, normalization=normalization,
+                              stage_output="residual")
+    lr, z_lo, z_up = _inputs(generator, 2, 5, 6, rng)
+    mid, hr = generator.generate(lr, z_lo, z_up)
+    bilinear_mid = tf.image.resize(lr, (10, 12), "bilinear")
+    np.testing.assert_allclose(mid, bilinear_mid, atol=1e-6)
+    np.testing.assert_allclose(hr, tf.image.resize(mid, (20, 24), "bilinear"), atol=1e-6)
+    # The sigmoid stage does not start there (a grey image near 0.5).
+    sigmoid = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, normalization=normalization)
+    assert np.abs(np.asarray(sigmoid.generate(lr, z_lo, z_up)[0]) - bilinear_mid).max() > 0.05
+
+
+def test_residual_stage_learns_and_stays_in_unit_range(rng):
+    # Zero gain must not block learning: one gradient step moves the output off bilinear.
+    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
+    lr, z_lo, z_up = (tf.constant(x) for x in _inputs(generator, 2, 4, 4, rng))
+    target = tf.constant(rng.random((2, 16, 16, 3)).astype("float32"))
+    optimizer = keras.optimizers.Adam(1e-2)
+    for _ in range(2):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.abs(generator([lr, z_lo, z_up], training=True) - target))
+        variables = generator.trainable_variables
+        optimizer.apply(tape.gradient(loss, variables), variables)
+    out = np.asarray(generator([lr, z_lo, z_up]))
+    start = np.asarray(tf.image.resize(tf.image.resize(lr, (8, 8), "bilinear"), (16, 16), "bilinear"))
+    assert np.abs(out - start).max() > 1e-3
+    assert out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_residual_generator_config_round_trips():
+    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
+    clone = SRIMGenerator.from_config(generator.get_config())
+    assert clone.stage_output == "residual"
+    assert clone.get_config() == generator.get_config()
