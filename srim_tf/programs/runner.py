@@ -11,6 +11,8 @@ import sys
 import tensorflow as tf
 from absl import app, flags
 
+from srim_tf.programs import quiet, usage
+
 # Errors our code raises for bad input, files or environments; each carries a message.
 FAILURES = (ValueError, OSError, FloatingPointError, tf.errors.OpError)
 
@@ -38,8 +40,12 @@ def parse_flags(argv):
 
 
 def run(main):
-    """`app.run(main)` with one-line errors and exit status 2 / 1."""
+    """`app.run(main)` with one-line errors and exit status 2 / 1; `--help` lists the flags
+    of `main`'s module and exits 0; quiet logs unless `--verbosity` asks for more."""
+    usage.answer_help(main.__module__)
+
     def guarded(argv):
+        quiet.quiet_python_logs(flags.FLAGS.verbosity)
         try:
             return main(argv)
         except app.UsageError as error:

@@ -10,6 +10,8 @@ from srim_tf.train import train_and_evaluate
 from srim_tf.programs import runner
 
 FLAGS = flags.FLAGS
+# --help lists the training flags, which srim_tf/flags.py defines.
+flags.adopt_module_key_flags(srim_flags)
 
 
 def main(argv):
