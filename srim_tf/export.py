@@ -8,17 +8,29 @@ Signatures (method `tensorflow/serving/predict`):
     encoded          encoded PNG/JPEG strings [N] -> PNG strings [N] (REST clients, base64)
     samples_at       float images in [0, 1], num_samples, seed, noise_scale, offset [2]
                      -> float samples; used by our tiled inference on large images
-Requests with more than `max_input_pixels` input pixels per image fail with
-InvalidArgument naming the limit, before any work is done.
+Every request is checked before any work is done, and a bad one fails alone with an
+InvalidArgument naming what is accepted: images of rank 4 with 3 channels and at least one
+pixel, at most `max_input_pixels` (H * W) per image, `num_samples` >= 1, a finite
+`noise_scale` in [0, 10], and a total work N * K * H * W (images x samples x pixels; the
+sum of H * W for `encoded`) of at most `max_request_pixels`, which bounds the memory one
+request can take. Image inputs are declared with unknown rank so that the checks run:
+TF Serving does not check shapes itself, and a known rank would let the graph optimizer
+fold the rank check away.
 """
 
+import math
 import os
+import shutil
 
 import tensorflow as tf
+from absl import logging
 
-from srim_tf.imle import super_resolve_with
+from srim_tf.flag_checks import MAX_NOISE_SCALE
+from srim_tf.sampling import super_resolve_with
 
-_IMAGES = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
+_IMAGES = tf.TensorSpec(None, tf.uint8, name="images")
+# num_samples is cast to int32 for the model, so the work bound must keep it below 2^31.
+MAX_REQUEST_PIXELS_LIMIT = 2 ** 31 - 1
 
 
 class ServingModule(tf.Module):
@@ -29,10 +41,20 @@ class ServingModule(tf.Module):
         noise_scale: noise scale of `serving_default` and `encoded`.
         max_input_pixels: largest accepted H * W of one input image.
         receptive_field: LR context per side, recorded for tiled clients.
+        max_request_pixels: largest accepted N * K * H * W of one request.
     """
 
-    def __init__(self, generator, noise_scale=0.0, max_input_pixels=1024 * 1024, receptive_field=16):
+    def __init__(self, generator, noise_scale=0.0, max_input_pixels=1024 * 1024, receptive_field=16,
+                 max_request_pixels=1024 * 1024):
         super().__init__()
+        if not 1 <= int(max_request_pixels) <= MAX_REQUEST_PIXELS_LIMIT:
+            raise ValueError(f"max_request_pixels must be in [1, {MAX_REQUEST_PIXELS_LIMIT}]."
+                             f" Received: max_request_pixels={max_request_pixels}")
+        if not (math.isfinite(noise_scale) and 0 <= noise_scale <= MAX_NOISE_SCALE):
+            raise ValueError(f"noise_scale must be a finite number in [0, {MAX_NOISE_SCALE:g}]."
+                             f" Received: noise_scale={noise_scale}")
+        if not 1 <= int(max_input_pixels):
+            raise ValueError(f"max_input_pixels must be >= 1. Received: max_input_pixels={max_input_pixels}")
         self.generator = generator
         # Keras 3 variables wrap tf.Variables; TF1-style loaders (TF Serving's C++ loader,
         # `saved_model_cli run`) restore only tf.Variables tracked directly, as
@@ -42,19 +64,61 @@ class ServingModule(tf.Module):
         self.max_input_pixels = tf.Variable(int(max_input_pixels), dtype=tf.int64,
                                             trainable=False, name="max_input_pixels")
         self.receptive_field = tf.Variable(int(receptive_field), trainable=False, name="receptive_field")
+        self.max_request_pixels = tf.Variable(int(max_request_pixels), dtype=tf.int64,
+                                              trainable=False, name="max_request_pixels")
 
-    def _check_size(self, images):
+    def _request_error(self, images, num_samples, noise_scale):
+        """The first problem of a request, as a message; "" if there is none.
+
+        Every condition is safe to evaluate on any input (the graph may run them in any
+        order), and one Assert on the result guards all model work (see `_sample`).
+        """
         shape = tf.shape(images, out_type=tf.int64)
-        return tf.debugging.assert_less_equal(
-            shape[1] * shape[2], self.max_input_pixels,
-            message="Input image too large: height * width must not exceed max_input_pixels"
-                    " (the limit recorded at export); tile it on the client")
+        padded = tf.concat([shape, tf.zeros([4], tf.int64)], 0)  # Indexable at any rank.
+        batch, height, width, channels = padded[0], padded[1], padded[2], padded[3]
+        num_samples = tf.cast(num_samples, tf.int64)
+        # In float64: a product of int64s could overflow and pass.
+        work = tf.reduce_prod(tf.cast([batch, num_samples, height, width], tf.float64))
+        problems = [  # (is wrong, message), the first wrong one is reported
+            (tf.not_equal(tf.size(shape), 4),
+             "images must be a batch of shape [N, H, W, 3] (rank 4). Received shape: {}", shape),
+            (tf.not_equal(channels, 3), "images must have 3 channels (RGB). Received shape: {}", shape),
+            (tf.reduce_any([batch < 1, height < 1, width < 1]),
+             "images must hold at least one image of at least 1x1 pixels. Received shape: {}", shape),
+            (height * width > self.max_input_pixels,
+             "Input image too large: height * width must not exceed max_input_pixels={} (the"
+             " limit recorded at export); tile it on the client. Received shape: {}",
+             [self.max_input_pixels, shape]),
+            (num_samples < 1, "num_samples must be >= 1. Received: {}", num_samples),
+            (work > tf.cast(self.max_request_pixels, tf.float64),
+             "Request too large: images x num_samples x height x width must not exceed"
+             " max_request_pixels={} (the limit recorded at export); send fewer images or"
+             " samples per request. Received: {}", [self.max_request_pixels, work]),
+            (tf.logical_not(tf.math.is_finite(noise_scale) & (noise_scale >= 0.0)
+                            & (noise_scale <= MAX_NOISE_SCALE)),
+             f"noise_scale must be a finite number in [0, {MAX_NOISE_SCALE:g}]. Received: {{}}",
+             noise_scale),
+        ]
+        message = tf.constant("")
+        for wrong, template, values in reversed(problems):
+            message = tf.where(wrong, tf.strings.format(template, values, summarize=-1), message)
+        return message
+
+    @staticmethod
+    def _after(message, *tensors):
+        """`tensors`, usable only once `message` is empty (else InvalidArgument with it)."""
+        check = tf.debugging.Assert(tf.equal(message, ""), [message])
+        with tf.control_dependencies([check]):
+            return [tf.identity(tensor) for tensor in tensors]
 
     def _sample(self, images, num_samples, seed, noise_scale, offset=(0, 0)):
-        with tf.control_dependencies([self._check_size(images)]):
-            tf.debugging.assert_positive(num_samples, message="num_samples must be >= 1")
-            return super_resolve_with(self.generator, tf.cast(images, tf.float32), num_samples,
-                                      seed, noise_scale, offset)
+        """Checks the request, then runs the model on it; images in [0, 1], any dtype."""
+        images, num_samples, seed, noise_scale, y0, x0 = self._after(
+            self._request_error(images, num_samples, noise_scale),
+            images, num_samples, seed, noise_scale, *offset)
+        images = tf.ensure_shape(tf.cast(images, tf.float32), [None, None, None, 3])
+        return super_resolve_with(self.generator, images, tf.cast(num_samples, tf.int32),
+                                  seed, noise_scale, (y0, x0))
 
     @staticmethod
     def _to_uint8(images):
@@ -62,36 +126,68 @@ class ServingModule(tf.Module):
 
     @tf.function(input_signature=[_IMAGES])
     def serve(self, images):
-        out = self._sample(tf.cast(images, tf.float32) / 255.0, 1, tf.constant(0, tf.int64),
-                           self.noise_scale)
+        out = self._sample(tf.cast(images, tf.float32) / 255.0, tf.constant(1, tf.int64),
+                           tf.constant(0, tf.int64), self.noise_scale)
         return {"images": self._to_uint8(out[:, 0])}
 
     @tf.function(input_signature=[_IMAGES, tf.TensorSpec([], tf.int64, name="num_samples"),
                                   tf.TensorSpec([], tf.int64, name="seed"),
                                   tf.TensorSpec([], tf.float32, name="noise_scale")])
     def samples(self, images, num_samples, seed, noise_scale):
-        out = self._sample(tf.cast(images, tf.float32) / 255.0, tf.cast(num_samples, tf.int32),
-                           seed, noise_scale)
+        out = self._sample(tf.cast(images, tf.float32) / 255.0, num_samples, seed, noise_scale)
         return {"samples": self._to_uint8(out)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="encoded")])
     def encoded(self, encoded):
-        def one(data):
+        def decode(data):
             image = tf.io.decode_image(data, channels=3, expand_animations=False)
-            image = tf.ensure_shape(image, [None, None, 3])
-            out = self._sample(tf.cast(image[None], tf.float32) / 255.0, 1,
-                               tf.constant(0, tf.int64), self.noise_scale)
+            return tf.ensure_shape(image, [None, None, 3])
+
+        def one(data):
+            out = self._sample(tf.cast(decode(data)[None], tf.float32) / 255.0,
+                               tf.constant(1, tf.int64), tf.constant(0, tf.int64), self.noise_scale)
             return tf.io.encode_png(self._to_uint8(out[0, 0]))
 
+        # The whole request's pixels are checked before the first image is super-resolved.
+        pixels = tf.map_fn(lambda data: tf.reduce_prod(tf.shape(decode(data), tf.int64)[:2]),
+                           encoded, fn_output_signature=tf.int64)
+        total = tf.reduce_sum(pixels)
+        message = tf.where(total > self.max_request_pixels, tf.strings.format(
+            "Request too large: the images' height x width summed must not exceed"
+            " max_request_pixels={} (the limit recorded at export). Received: {}",
+            [self.max_request_pixels, total]), "")
+        encoded, = self._after(message, encoded)
         return {"png": tf.map_fn(one, encoded, fn_output_signature=tf.string)}
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="lr"),
+    @tf.function(input_signature=[tf.TensorSpec(None, tf.float32, name="lr"),
                                   tf.TensorSpec([], tf.int32, name="num_samples"),
                                   tf.TensorSpec([], tf.int64, name="seed"),
                                   tf.TensorSpec([], tf.float32, name="noise_scale"),
                                   tf.TensorSpec([2], tf.int32, name="offset")])
     def samples_at(self, lr, num_samples, seed, noise_scale, offset):
         return {"samples": self._sample(lr, num_samples, seed, noise_scale, (offset[0], offset[1]))}
+
+
+_TEMPORARY_PREFIX = ".partial-"
+
+
+def _remove_abandoned_partial_exports(export_dir):
+    """Removes temporary folders of exports whose process is gone (killed mid-write)."""
+    if not os.path.isdir(export_dir):
+        return
+    for name in os.listdir(export_dir):
+        if not name.startswith(_TEMPORARY_PREFIX):
+            continue
+        pid = name.rsplit("-", 1)[-1]
+        try:
+            os.kill(int(pid), 0)
+            continue  # Another export is writing it now.
+        except (ValueError, ProcessLookupError):
+            pass
+        except PermissionError:
+            continue
+        logging.warning("Removing %s, left by an export that did not finish.", name)
+        shutil.rmtree(os.path.join(export_dir, name), ignore_errors=True)
 
 
 def next_version(export_dir):
@@ -103,8 +199,12 @@ def next_version(export_dir):
 
 
 def export(generator, export_dir, version=None, noise_scale=0.0, max_input_pixels=1024 * 1024,
-           receptive_field=16):
+           receptive_field=16, max_request_pixels=1024 * 1024):
     """Writes `export_dir/<version>/` (saved_model.pb + variables); returns that path.
+
+    The SavedModel is written to a hidden temporary folder beside it and renamed into place
+    when complete, so TF Serving, which loads every integer folder it sees, never finds a
+    half-written version, even if the export is killed.
 
     Raises:
         ValueError: if that version already exists.
@@ -116,8 +216,15 @@ def export(generator, export_dir, version=None, noise_scale=0.0, max_input_pixel
     if os.path.exists(path):
         raise ValueError(f"Export version {version} already exists at {path}; refusing to"
                          " overwrite. Choose another --version or leave it out for the next one.")
-    module = ServingModule(generator, noise_scale, max_input_pixels, receptive_field)
+    module = ServingModule(generator, noise_scale, max_input_pixels, receptive_field,
+                           max_request_pixels)
     signatures = {"serving_default": module.serve, "samples": module.samples,
                   "encoded": module.encoded, "samples_at": module.samples_at}
-    tf.saved_model.save(module, path, signatures=signatures)
+    _remove_abandoned_partial_exports(export_dir)
+    temporary = os.path.join(export_dir, f"{_TEMPORARY_PREFIX}{version}-{os.getpid()}")
+    try:
+        tf.saved_model.save(module, temporary, signatures=signatures)
+        os.rename(temporary, path)  # Fails, rather than merges, if `path` appeared meanwhile.
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
     return path

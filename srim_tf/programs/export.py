@@ -5,7 +5,7 @@ Usage: srim_export --workdir=WORKDIR --export_dir=/models/srim [--version=N]
 
 from absl import app, flags, logging
 
-from srim_tf import export
+from srim_tf import export, flag_checks
 from srim_tf.inference import receptive_field
 from srim_tf.checkpoints import load_generator
 from srim_tf.pretrained import load_pretrained, save_pretrained
@@ -16,10 +16,18 @@ flags.DEFINE_string("export_dir", None, "Model base path for TF Serving.")
 flags.DEFINE_integer("version", None, "Version folder (default: the next integer).")
 flags.DEFINE_float("noise_scale", 0.0, "Noise scale of serving_default and encoded (0: deterministic).")
 flags.DEFINE_integer("max_input_pixels", 1024 * 1024, "Largest input height * width accepted.")
+flags.DEFINE_integer("max_request_pixels", 1024 * 1024,
+                     "Largest total work of one request, images x num_samples x height x width"
+                     " (the sum of height x width for `encoded`): bounds a request's memory.")
 flags.DEFINE_string("pretrained_dir", None,
                     "Instead of a SavedModel, write the generator as a pretrained-model folder"
                     " (weights + config.json), as shipped in srim_tf/pretrained/.")
 FLAGS = flags.FLAGS
+flag_checks.noise_scale()
+flag_checks.at_least("max_input_pixels", 1)
+flag_checks.at_least("version", 1)
+flags.register_validator("max_request_pixels", lambda v: 1 <= v <= export.MAX_REQUEST_PIXELS_LIMIT,
+                         message=f"must be in [1, {export.MAX_REQUEST_PIXELS_LIMIT}]")
 
 
 def main(argv):
@@ -38,7 +46,8 @@ def main(argv):
         generator = load_generator(FLAGS.workdir)[0]
     path = export.export(generator, FLAGS.export_dir, FLAGS.version, FLAGS.noise_scale,
                          FLAGS.max_input_pixels,
-                         receptive_field(generator.num_convs, generator.kernel_size))
+                         receptive_field(generator.num_convs, generator.kernel_size),
+                         FLAGS.max_request_pixels)
     logging.info("Exported %s", path)
     print(path)
 

@@ -1,0 +1,120 @@
+"""Bad input and faults: every case fails alone, clearly, and loses nothing (issue 15).
+
+The corpus is generated here, tiny: hostile serving requests, colliding output names,
+flag values that used to give nonsense or deep errors, damaged checkpoints, unreadable
+evaluation images and killed exports.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from srim_tf import export
+from srim_tf.checkpoints import load_generator
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# ---- serving ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def served(trained_workdir, tmp_path_factory):
+    generator = load_generator(trained_workdir)[0]
+    base = str(tmp_path_factory.mktemp("served") / "srim")
+    path = export.export(generator, base, max_input_pixels=400, max_request_pixels=800)
+    return tf.saved_model.load(path)
+
+
+def _samples(model, images, num_samples=2, seed=3, noise_scale=1.0):
+    return model.signatures["samples"](
+        images=tf.constant(images), num_samples=tf.constant(num_samples, tf.int64),
+        seed=tf.constant(seed, tf.int64), noise_scale=tf.constant(noise_scale, tf.float32))["samples"]
+
+
+def _png(height, width):
+    return tf.io.encode_png(np.full((height, width, 3), 90, np.uint8))
+
+
+def _uint8(*shape):
+    return np.full(shape, 120, np.uint8)
+
+
+# (what is sent, a call on the loaded model, what the error must name)
+BAD_REQUESTS = [
+    ("rank 3", lambda m: _samples(m, _uint8(6, 5, 3)), "rank 4"),
+    ("rank 5", lambda m: _samples(m, _uint8(1, 1, 6, 5, 3)), "rank 4"),
+    ("9 channels", lambda m: _samples(m, _uint8(1, 6, 5, 9)), "3 channels"),
+    ("1 channel", lambda m: m.signatures["serving_default"](images=_uint8(1, 6, 5, 1)), "3 channels"),
+    ("no images", lambda m: _samples(m, _uint8(0, 6, 5, 3)), "at least one image"),
+    ("0 pixels high", lambda m: _samples(m, _uint8(1, 0, 5, 3)), "at least one image"),
+    ("image over max_input_pixels", lambda m: _samples(m, _uint8(1, 30, 30, 3), 1), "max_input_pixels"),
+    ("num_samples 2^32+2", lambda m: _samples(m, _uint8(1, 6, 5, 3), 2 ** 32 + 2), "max_request_pixels"),
+    ("num_samples 0", lambda m: _samples(m, _uint8(1, 6, 5, 3), 0), "num_samples must be >= 1"),
+    ("num_samples -3", lambda m: _samples(m, _uint8(1, 6, 5, 3), -3), "num_samples must be >= 1"),
+    ("images x samples x pixels over the bound",  # 4 x 3 x 100 = 1200 > 800
+     lambda m: _samples(m, _uint8(4, 10, 10, 3), 3), "max_request_pixels"),
+    ("encoded pixels over the bound",  # 3 x 400 = 1200 > 800
+     lambda m: m.signatures["encoded"](encoded=tf.stack([_png(20, 20)] * 3)), "max_request_pixels"),
+    ("noise_scale nan", lambda m: _samples(m, _uint8(1, 6, 5, 3), noise_scale=float("nan")), "noise_scale"),
+    ("noise_scale inf", lambda m: _samples(m, _uint8(1, 6, 5, 3), noise_scale=float("inf")), "noise_scale"),
+    ("noise_scale huge", lambda m: _samples(m, _uint8(1, 6, 5, 3), noise_scale=1e30), "noise_scale"),
+    ("noise_scale negative", lambda m: _samples(m, _uint8(1, 6, 5, 3), noise_scale=-1.0), "noise_scale"),
+    ("samples_at rank 3", lambda m: m.signatures["samples_at"](
+        lr=tf.zeros((6, 5, 3)), num_samples=tf.constant(1), seed=tf.constant(0, tf.int64),
+        noise_scale=tf.constant(1.0), offset=tf.constant([0, 0])), "rank 4"),
+]
+
+
+def test_bad_requests_fail_alone_with_a_clear_error_and_the_model_keeps_serving(served):
+    image = (np.arange(2 * 6 * 5 * 3).reshape(2, 6, 5, 3) * 7 % 256).astype(np.uint8)
+    before = _samples(served, image).numpy()
+    assert before.shape == (2, 2, 24, 20, 3)
+    for name, call, expected in BAD_REQUESTS:
+        with pytest.raises(tf.errors.InvalidArgumentError) as caught:
+            call(served)
+        assert expected in caught.value.message, (name, caught.value.message[:500])
+    with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError)):
+        served.signatures["serving_default"](images=tf.zeros((1, 6, 5, 3), tf.float32))
+    np.testing.assert_array_equal(_samples(served, image).numpy(), before)
+
+
+def test_export_refuses_a_bound_it_cannot_enforce(trained_workdir, tmp_path):
+    generator = load_generator(trained_workdir)[0]
+    with pytest.raises(ValueError, match="max_request_pixels must be in"):
+        export.export(generator, str(tmp_path), max_request_pixels=2 ** 40)
+    with pytest.raises(ValueError, match="noise_scale must be a finite number"):
+        export.export(generator, str(tmp_path), noise_scale=float("nan"))
+    assert os.listdir(tmp_path) == []
+
+
+def test_export_writes_a_version_folder_only_when_complete(trained_workdir, tmp_path, monkeypatch):
+    generator = load_generator(trained_workdir)[0]
+    base = tmp_path / "srim"
+    base.mkdir()
+    # What a SIGKILLed export leaves: its temporary folder, named by a process now gone.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (base / f".partial-1-{dead}").mkdir()
+    (base / f".partial-1-{dead}" / "saved_model.pb").write_bytes(b"half")
+    seen_during_save = []
+    save = tf.saved_model.save
+
+    def watched_save(*args, **kwargs):
+        save(*args, **kwargs)
+        seen_during_save.extend(os.listdir(base))
+        raise KeyboardInterrupt  # interrupted after writing, before the rename
+
+    monkeypatch.setattr(tf.saved_model, "save", watched_save)
+    with pytest.raises(KeyboardInterrupt):
+        export.export(generator, str(base))
+    assert not any(name.isdigit() for name in seen_during_save)
+    assert os.listdir(base) == []  # the dead export's folder and ours are gone
+    monkeypatch.setattr(tf.saved_model, "save", save)
+    assert export.export(generator, str(base)) == str(base / "1")
+    assert sorted(os.listdir(base)) == ["1"]
