@@ -20,6 +20,8 @@ setup(
         # TF 2.21 no longer pulls in TensorBoard; summaries and EventAccumulator need it.
         "tensorboard>=2.16,<2.22",
         "tensorflow-datasets>=4.9,<5",
+        # tensorflow-datasets 4.9 imports it (through etils.epath) without declaring it.
+        "importlib_resources>=5",
         "absl-py>=1.4",
         "numpy>=1.26,<3",
         "scikit-learn>=1.3,<2",
