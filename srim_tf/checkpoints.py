@@ -7,10 +7,13 @@
     WORKDIR/train/, eval/   TensorBoard event files
 """
 
+import glob
 import json
 import os
+import shutil
 
 import tensorflow as tf
+from absl import logging
 
 from srim_tf import build
 
@@ -40,11 +43,61 @@ def config_difference(saved, config):
     return {key: (saved[key], now[key]) for key in build.GENERATOR_KEYS if saved[key] != now[key]}
 
 
+def _read_error(prefix):
+    """Why the checkpoint at `prefix` cannot be read back whole; None if it can."""
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except (tf.errors.OpError, ValueError, IndexError, OSError, RuntimeError) as error:
+        text = error.message if isinstance(error, tf.errors.OpError) else str(error)
+        return (text.strip().splitlines() or [type(error).__name__])[0]
+    return None
+
+
+def newest_readable_checkpoint(directory):
+    """The newest checkpoint in `directory` that reads back whole, or None if there is none.
+
+    A damaged newer one (truncated or missing files, as a disk filling up or a crash
+    mid-write can leave) is named in a warning, with what falling back loses.
+
+    Raises:
+        ValueError: if checkpoints exist but none can be read.
+    """
+    state = tf.train.get_checkpoint_state(directory)
+    if state is None or not state.model_checkpoint_path:
+        return None
+    older = [p for p in reversed(state.all_model_checkpoint_paths) if p != state.model_checkpoint_path]
+    damaged = []
+    for prefix in [state.model_checkpoint_path, *older]:
+        error = _read_error(prefix)
+        if error is None:
+            if damaged:
+                logging.warning(
+                    "Using the older checkpoint %s: the steps saved after it in %s are lost.",
+                    prefix, ", ".join(p for p, _ in damaged))
+            return prefix
+        damaged.append((prefix, error))
+        logging.warning("Checkpoint %s is damaged and cannot be read (files %s.*): %s",
+                        prefix, prefix, error)
+    raise ValueError(f"No readable checkpoint in {directory}: "
+                     + "; ".join(f"{p} is damaged ({e})" for p, e in damaged)
+                     + ". Use --restart to start anew.")
+
+
+def remove_temporary_folders(directory):
+    """Removes `ckpt-N_temp` folders that checkpoint writes killed midway leave behind."""
+    for path in glob.glob(os.path.join(glob.escape(directory), "*_temp")):
+        if os.path.isdir(path):
+            logging.info("Removing %s, left by a checkpoint write that did not finish.", path)
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def latest_checkpoint(path):
-    """The newest checkpoint prefix in a workdir, a checkpoint dir, or a prefix itself."""
+    """The newest readable checkpoint prefix in a workdir, a checkpoint dir, or a prefix itself."""
     for directory in (os.path.join(path, CHECKPOINT_DIR), path):
         if os.path.isdir(directory):
-            latest = tf.train.latest_checkpoint(directory)
+            latest = newest_readable_checkpoint(directory)
             if latest:
                 return latest
     if tf.io.gfile.exists(path + ".index"):
@@ -66,5 +119,8 @@ def load_generator(path):
         os.path.dirname(os.path.dirname(os.path.abspath(checkpoint)))
     config = read_config(workdir)
     generator = build.generator(config)
+    error = _read_error(checkpoint)
+    if error:
+        raise ValueError(f"Checkpoint {checkpoint} is damaged and cannot be read: {error}")
     tf.train.Checkpoint(generator=generator).restore(checkpoint).expect_partial()
     return generator, config, checkpoint

@@ -70,7 +70,11 @@ def _is_chief(strategy):
 
 
 def prepare_workdir(workdir, config, restart):
-    """Creates or checks the workdir; refuses to resume a different generator."""
+    """Creates or checks the workdir; refuses to resume a different generator or precision.
+
+    The config is compared only when a checkpoint exists: a first start that failed
+    leaves a config.json but no model. It is written once the resume is accepted.
+    """
     if not workdir:
         raise ValueError("--workdir is required: the directory for checkpoints and summaries.")
     if restart:
@@ -88,15 +92,19 @@ def prepare_workdir(workdir, config, restart):
         os.remove(probe)
     except OSError as error:
         raise ValueError(f"The workdir is not writable ({error.strerror}). Received: --workdir={workdir}") from error
-    if os.path.isfile(os.path.join(workdir, checkpoints.CONFIG_FILE)):
-        difference = checkpoints.config_difference(checkpoints.read_config(workdir), config)
+    has_model = tf.train.get_checkpoint_state(os.path.join(workdir, checkpoints.CHECKPOINT_DIR))
+    if has_model and os.path.isfile(os.path.join(workdir, checkpoints.CONFIG_FILE)):
+        saved = checkpoints.read_config(workdir)
+        difference = checkpoints.config_difference(saved, config)
+        if saved.get("mixed_precision", "off") != config["mixed_precision"]:
+            # Optimizer state differs (mixed_float16 adds loss scaling): restoring would fail.
+            difference["mixed_precision"] = (saved.get("mixed_precision", "off"), config["mixed_precision"])
         if difference:
             lines = "\n".join(f"  --{k}: workdir has {old!r}, flags give {new!r}"
                               for k, (old, new) in difference.items())
             raise ValueError(f"The workdir {workdir} holds a model with a different configuration:\n"
                              f"{lines}\nUse the same flags to resume, --restart to start anew,"
                              " or another --workdir.")
-    checkpoints.write_config(workdir, config)
 
 
 def _data_seed(seed, step):
@@ -236,7 +244,7 @@ def train_and_evaluate(config, workdir):
         checkpoint_dir = os.path.join(workdir, f"worker_tmp_{strategy.cluster_resolver.task_id}")
     manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir,
                                          max_to_keep=config["keep_checkpoints"])
-    latest = tf.train.latest_checkpoint(chief_dir)  # Every worker resumes from the chief's.
+    latest = checkpoints.newest_readable_checkpoint(chief_dir)  # Every worker resumes from the chief's.
     if latest:
         checkpoint.restore(latest).assert_existing_objects_matched()
         logging.info("Resumed from %s", latest)

@@ -118,3 +118,55 @@ def test_export_writes_a_version_folder_only_when_complete(trained_workdir, tmp_
     monkeypatch.setattr(tf.saved_model, "save", save)
     assert export.export(generator, str(base)) == str(base / "1")
     assert sorted(os.listdir(base)) == ["1"]
+
+
+# ---- checkpoints ------------------------------------------------------------------------
+
+def _truncate(path):
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) // 2)
+
+
+def test_damaged_latest_checkpoint_is_named_and_the_previous_one_used(tmp_path, caplog):
+    from srim_tf import checkpoints, train
+    from srim_tf.samplers import load_sampler
+    from tests.conftest import tiny_config
+
+    workdir = str(tmp_path / "run")
+    config = tiny_config(train_steps=4, checkpoint_every=2, image_summary_every=100)
+    train.train_and_evaluate(config, workdir)
+    checkpoint_dir = os.path.join(workdir, "checkpoints")
+    _truncate(os.path.join(checkpoint_dir, "ckpt-4.data-00000-of-00001"))
+    os.makedirs(os.path.join(checkpoint_dir, "ckpt-6_temp"))  # a write killed midway
+    with caplog.at_level("WARNING"):
+        generator, _, used = load_generator(workdir)  # what srim_sample and srim_export do
+    assert used.endswith("ckpt-2")
+    assert "ckpt-4 is damaged" in caplog.text and "lost" in caplog.text
+    assert load_sampler(workdir).description.endswith("ckpt-2")
+    with pytest.raises(ValueError, match="ckpt-4 is damaged"):
+        load_generator(os.path.join(checkpoint_dir, "ckpt-4"))  # asked for by name
+    # Resume goes on from step 2, rewrites step 4 whole and removes the temporary folder.
+    train.train_and_evaluate(config, workdir)
+    assert checkpoints.latest_checkpoint(workdir).endswith("ckpt-4")
+    assert checkpoints._read_error(os.path.join(checkpoint_dir, "ckpt-4")) is None
+    assert not os.path.exists(os.path.join(checkpoint_dir, "ckpt-6_temp"))
+    # A different precision is refused before anything is written.
+    before = open(os.path.join(workdir, "config.json")).read()
+    with pytest.raises(ValueError, match="--mixed_precision: workdir has 'off', flags give 'mixed_float16'"):
+        train.train_and_evaluate(dict(config, mixed_precision="mixed_float16", train_steps=6), workdir)
+    assert open(os.path.join(workdir, "config.json")).read() == before
+    assert checkpoints.latest_checkpoint(workdir).endswith("ckpt-4")
+
+
+def test_a_config_without_a_checkpoint_counts_as_an_empty_workdir(tmp_path):
+    from srim_tf import checkpoints, train
+    from tests.conftest import tiny_config
+
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    # What a first start that failed before its first checkpoint leaves.
+    checkpoints.write_config(str(workdir), tiny_config(channels=16))
+    train.train_and_evaluate(tiny_config(train_steps=1, checkpoint_every=1, image_summary_every=100),
+                             str(workdir))
+    assert checkpoints.read_config(str(workdir))["channels"] == 8
+    assert checkpoints.latest_checkpoint(str(workdir)).endswith("ckpt-1")
