@@ -248,6 +248,9 @@ def train_and_evaluate(config, workdir):
     if latest:
         checkpoint.restore(latest).assert_existing_objects_matched()
         logging.info("Resumed from %s", latest)
+    if chief:
+        checkpoints.remove_temporary_folders(chief_dir)
+        checkpoints.write_config(workdir, config)
     step = int(model.optimizer.iterations.numpy())
     if step >= config["train_steps"]:
         logging.info("Already trained %d of %d steps: nothing to do.", step, config["train_steps"])
