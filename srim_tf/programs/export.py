@@ -1,11 +1,12 @@
 """srim_export: writes a TF Serving SavedModel (EXPORT_DIR/<version>/) from a trained model.
 
 Usage: srim_export --workdir=WORKDIR --export_dir=/models/srim [--version=N]
+       srim_export --workdir=WORKDIR --tflite=srim.tflite [--tflite_lr_size=64,64]
 """
 
 from absl import app, flags, logging
 
-from srim_tf import export, flag_checks
+from srim_tf import export, flag_checks, tflite
 from srim_tf.inference import receptive_field
 from srim_tf.checkpoints import load_generator
 from srim_tf.pretrained import load_pretrained, save_pretrained
@@ -22,6 +23,11 @@ flags.DEFINE_integer("max_request_pixels", 1024 * 1024,
 flags.DEFINE_string("pretrained_dir", None,
                     "Instead of a SavedModel, write the generator as a pretrained-model folder"
                     " (weights + config.json), as shipped in srim_tf/pretrained/.")
+flags.DEFINE_string("tflite", None,
+                    "Instead of a SavedModel, write the generator as a TensorFlow Lite file"
+                    " (PATH.tflite) for on-device sampling: inputs lr, z_lo, z_up (noise), output hr.")
+flags.DEFINE_list("tflite_lr_size", [],
+                  "height,width of the LR input the .tflite file is fixed to (empty: any size).")
 FLAGS = flags.FLAGS
 flag_checks.noise_scale()
 flag_checks.at_least("max_input_pixels", 1)
@@ -33,8 +39,8 @@ flags.register_validator("max_request_pixels", lambda v: 1 <= v <= export.MAX_RE
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    if not FLAGS.workdir or not (FLAGS.export_dir or FLAGS.pretrained_dir):
-        raise app.UsageError("--workdir and --export_dir (or --pretrained_dir) are required.")
+    if not FLAGS.workdir or not (FLAGS.export_dir or FLAGS.pretrained_dir or FLAGS.tflite):
+        raise app.UsageError("--workdir and --export_dir (or --pretrained_dir or --tflite) are required.")
     if FLAGS.pretrained_dir:
         generator, config, checkpoint = load_generator(FLAGS.workdir)
         save_pretrained(generator, config, FLAGS.pretrained_dir, checkpoint)
@@ -44,6 +50,9 @@ def main(argv):
         generator = load_pretrained()
     else:
         generator = load_generator(FLAGS.workdir)[0]
+    if FLAGS.tflite:
+        print(tflite.write_tflite(generator, FLAGS.tflite, FLAGS.tflite_lr_size))
+        return
     path = export.export(generator, FLAGS.export_dir, FLAGS.version, FLAGS.noise_scale,
                          FLAGS.max_input_pixels,
                          receptive_field(generator.num_convs, generator.kernel_size),
