@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 from tqdm import tqdm
 
 from srim_tf import metrics
@@ -19,7 +20,8 @@ from srim_tf.resize import bicubic_downsample, bicubic_upsample
 
 BORDER = SCALE
 KEYS = ("y_psnr", "y_ssim", "rgb_psnr", "lr_psnr", "zero_noise_y_psnr", "best_of_k_y_psnr",
-        "diversity_std", "diversity_score")
+        "diversity_std", "diversity_std_textured", "diversity_std_flat", "diversity_score",
+        "hf_ratio", "zero_noise_hf_ratio")
 
 
 def _float(images):
@@ -46,10 +48,13 @@ def _measure(outputs, hr, lr):
         "y_ssim": float(metrics.y_ssim(out, ref, BORDER).numpy().mean()),
         "rgb_psnr": float(metrics.rgb_psnr(out, ref, BORDER).numpy().mean()),
         "lr_psnr": float(metrics.lr_psnr(out, _float(np.repeat(lr[None], len(outputs), 0))).numpy().mean()),
+        "hf_ratio": float(metrics.high_frequency_ratio(out, ref, BORDER).numpy().mean()),
     }
     if len(outputs) > 1:
         std, score = metrics.diversity(out[None], _float(hr[None]))
+        textured, flat = metrics.diversity_by_texture(out[None], _float(hr[None]), border=BORDER)
         values.update(best_of_k_y_psnr=float(y_psnr.max()), diversity_std=float(std[0]),
+                      diversity_std_textured=float(textured[0]), diversity_std_flat=float(flat[0]),
                       diversity_score=float(score[0]))
     return values
 
@@ -77,32 +82,53 @@ def evaluate_image(method, path, num_samples=10, seed=0, tile_size=256):
     if grey:
         samples, zero = to_grey(samples), to_grey(zero)
     values = _measure(samples, hr, lr)
-    values["zero_noise_y_psnr"] = _measure(zero, hr, lr)["y_psnr"]
+    zero_values = _measure(zero, hr, lr)
+    values["zero_noise_y_psnr"] = zero_values["y_psnr"]
+    values["zero_noise_hf_ratio"] = zero_values["hf_ratio"]
     return values
 
 
 def evaluate(method, hr_dirs, num_samples=10, seed=0, tile_size=256, show_progress=True):
     """Evaluates every image of every HR folder.
 
+    An image that cannot be read or measured (a broken file, too small, no matching SR
+    image) is skipped, named with its reason, and the run goes on; means are over the
+    images measured.
+
     Returns:
-        `{set_name: {key: mean, ..., "per_image": [{"image": name, key: value, ...}]}}`,
-        set_name being the folder's name.
+        `{set_name: {key: mean, ..., "per_image": [{"image": name, key: value, ...}],
+        "skipped": [{"image": name, "error": reason}]}}`, set_name being the folder's name.
+
+    Raises:
+        ValueError: for a missing or empty folder (before any work), or if no image at all
+            could be measured.
     """
-    results = {}
+    sets = {}
     for hr_dir in hr_dirs:
         if not os.path.isdir(hr_dir):
             raise ValueError(f"HR folder not found. Received: --hr_dir={hr_dir}")
-        paths = expand_inputs([hr_dir])
-        if not paths:
+        sets[hr_dir] = expand_inputs([hr_dir])
+        if not sets[hr_dir]:
             raise ValueError(f"No images in HR folder {hr_dir}")
+    results = {}
+    for hr_dir, paths in sets.items():
         name = os.path.basename(os.path.normpath(hr_dir))
-        per_image = []
+        per_image, skipped = [], []
         for path in tqdm(paths, desc=name, disable=not show_progress, unit="image"):
-            values = evaluate_image(method, path, num_samples, seed, tile_size)
+            try:
+                values = evaluate_image(method, path, num_samples, seed, tile_size)
+            except (ValueError, tf.errors.OpError) as error:
+                reason = error.message.splitlines()[0] if isinstance(error, tf.errors.OpError) else str(error)
+                logging.warning("Skipped %s: %s", path, reason)
+                skipped.append({"image": os.path.relpath(path, hr_dir), "error": reason})
+                continue
             per_image.append({"image": os.path.relpath(path, hr_dir), **values})
         means = {key: float(np.mean([p[key] for p in per_image])) for key in KEYS
-                 if key in per_image[0]}
-        results[name] = {**means, "per_image": per_image}
+                 if per_image and key in per_image[0]}
+        results[name] = {**means, "per_image": per_image, "skipped": skipped}
+    if not any(result["per_image"] for result in results.values()):
+        raise ValueError("No image could be measured: " + "; ".join(
+            record["error"] for result in results.values() for record in result["skipped"]))
     return results
 
 
@@ -113,6 +139,9 @@ def table(results):
     for name, result in results.items():
         lines.append(name.ljust(10) + "".join(
             (f"{result[k]:.4f}" if k in result else "-").rjust(19) for k in keys))
+    for name, result in results.items():
+        for record in result.get("skipped", []):
+            lines.append(f"{name}: skipped {record['image']}: {record['error']}")
     return "\n".join(lines)
 
 

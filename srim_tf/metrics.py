@@ -80,3 +80,58 @@ def diversity(samples, reference):
     local_best = tf.reduce_mean(tf.reduce_min(error, axis=1), axis=[1, 2])
     score = (global_best - local_best) / tf.maximum(global_best, 1e-12) * 100.0
     return std, score
+
+
+def _gradient_magnitude(images):
+    """Sobel gradient magnitude of the luma: `[N, H, W]`."""
+    edges = tf.image.sobel_edges(rgb_to_y(images))  # [N, H, W, 1, 2]
+    return tf.norm(edges[..., 0, :], axis=-1)
+
+
+def diversity_by_texture(samples, reference, fraction=0.25, border=0):
+    """Per-pixel std across samples, separately where the truth is textured and where flat.
+
+    Stochastic SR should vary where the input is ambiguous (texture, fine detail) and agree
+    where it is not (flat regions). "Textured" pixels are the `fraction` of each image with
+    the largest HR gradient magnitude, "flat" the `fraction` with the smallest.
+
+    Args:
+        samples: `[N, K, H, W, C]` in [0, 1].
+        reference: `[N, H, W, C]`, the ground truth.
+        fraction: share of pixels in each group.
+        border: pixels cropped from every side first.
+
+    Returns:
+        `(textured_std, flat_std)`, each `[N]`, in [0, 1] units (x 255 for grey levels).
+    """
+    samples = _crop5(tf.cast(samples, tf.float32), border)
+    reference = _crop(tf.cast(reference, tf.float32), border)
+    std = tf.reduce_mean(tf.math.reduce_std(samples, axis=1), axis=-1)  # [N, H, W]
+    gradient = _gradient_magnitude(reference)
+    count = tf.shape(std)[1] * tf.shape(std)[2]
+    take = tf.maximum(1, tf.cast(tf.cast(count, tf.float32) * fraction, tf.int32))
+    order = tf.argsort(tf.reshape(gradient, [tf.shape(std)[0], -1]), axis=1)  # flat first
+    flat_std = tf.reshape(std, [tf.shape(std)[0], -1])
+    flat = tf.reduce_mean(tf.gather(flat_std, order[:, :take], batch_dims=1), axis=1)
+    textured = tf.reduce_mean(tf.gather(flat_std, order[:, -take:], batch_dims=1), axis=1)
+    return textured, flat
+
+
+def _crop5(samples, border):
+    return samples[:, :, border:-border, border:-border, :] if border > 0 else samples
+
+
+def high_frequency_ratio(images, references, border=0):
+    """Sharpness: high-frequency power of the output's luma over the truth's, per image.
+
+    High-frequency power is the mean squared response of a 3x3 Laplacian. 1 means as much
+    fine detail as the truth; a blurry (regression-to-the-mean) output scores well below 1,
+    bicubic lowest. Needs no network.
+    """
+    laplacian = tf.constant([[0, 1, 0], [1, -4, 1], [0, 1, 0]], tf.float32)[..., None, None]
+
+    def power(x):
+        response = tf.nn.conv2d(_crop(rgb_to_y(x), border), laplacian, 1, "VALID")
+        return tf.reduce_mean(tf.square(response), axis=[1, 2, 3])
+
+    return power(images) / tf.maximum(power(references), 1e-12)

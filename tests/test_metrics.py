@@ -3,6 +3,7 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from skimage import data as skdata
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
@@ -61,3 +62,28 @@ def test_diversity_is_zero_for_identical_samples_and_grows_with_spread(rng):
     std, score = metrics.diversity(spread, reference)
     assert 0.07 < float(std[0]) < 0.13
     assert 0 < float(score[0]) < 100
+
+
+def test_diversity_by_texture_separates_textured_from_flat_pixels(rng):
+    # Truth: left half flat grey, right half random texture. Samples vary only on the right.
+    reference = np.full((1, 32, 32, 3), 0.5, np.float32)
+    reference[0, :, 16:] = rng.random((32, 16, 1)).astype(np.float32)
+    samples = np.repeat(reference[:, None], 4, axis=1).copy()
+    samples[0, :, :, 16:] += rng.normal(0, 0.05, (4, 32, 16, 3)).astype(np.float32)
+    textured, flat = metrics.diversity_by_texture(samples, reference, border=2)
+    assert float(flat[0]) < 1e-6
+    assert 0.03 < float(textured[0]) < 0.07
+    # Swap where the samples vary: the two measures swap too.
+    samples = np.repeat(reference[:, None], 4, axis=1).copy()
+    samples[0, :, :, :16] += rng.normal(0, 0.05, (4, 32, 16, 3)).astype(np.float32)
+    textured, flat = metrics.diversity_by_texture(samples, reference, border=2)
+    assert float(flat[0]) > 0.03 and float(textured[0]) < 0.1 * float(flat[0])
+
+
+def test_high_frequency_ratio_is_one_for_the_truth_and_low_for_a_blur(rng):
+    reference = rng.random((2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(metrics.high_frequency_ratio(reference, reference), 1.0, rtol=1e-5)
+    blurred = tf.nn.avg_pool2d(reference, 3, 1, "SAME")
+    assert np.all(metrics.high_frequency_ratio(blurred, reference).numpy() < 0.2)
+    noisier = reference + rng.normal(0, 0.2, reference.shape).astype(np.float32)
+    assert np.all(metrics.high_frequency_ratio(noisier, reference).numpy() > 1.0)
