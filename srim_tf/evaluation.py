@@ -128,7 +128,8 @@ def evaluate(method, hr_dirs, num_samples=10, seed=0, tile_size=256, show_progre
         results[name] = {**means, "per_image": per_image, "skipped": skipped}
     if not any(result["per_image"] for result in results.values()):
         raise ValueError("No image could be measured: " + "; ".join(
-            record["error"] for result in results.values() for record in result["skipped"]))
+            f"{record['image']}: {record['error']}" for result in results.values()
+            for record in result["skipped"]))
     return results
 
 

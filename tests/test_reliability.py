@@ -170,3 +170,140 @@ def test_a_config_without_a_checkpoint_counts_as_an_empty_workdir(tmp_path):
                              str(workdir))
     assert checkpoints.read_config(str(workdir))["channels"] == 8
     assert checkpoints.latest_checkpoint(str(workdir)).endswith("ckpt-1")
+
+
+# ---- the programs: one-line errors, exit 2 for usage errors, 1 for failures ---------------
+
+# Runs one program's main once per argv in this one process (a TF start costs seconds), and
+# reports each run's exit status, its stderr, and any exception that escaped as a traceback.
+_DRIVER = """
+import contextlib, io, importlib, json, sys, traceback
+from absl import flags
+module = importlib.import_module(sys.argv[1])
+reports = []
+for argv in json.loads(sys.argv[2]):
+    flags.FLAGS.unparse_flags()
+    sys.argv = argv
+    stderr, code, escaped = io.StringIO(), 0, None
+    with contextlib.redirect_stderr(stderr):
+        try:
+            module.run()
+        except SystemExit as exit:
+            code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
+        except BaseException:
+            escaped = traceback.format_exc()
+    reports.append({"argv": argv, "code": code, "stderr": stderr.getvalue(), "traceback": escaped})
+print("REPORTS" + json.dumps(reports))
+"""
+
+
+def _run_cases(module, program, cases, timeout=300):
+    """Runs `cases` [(args, expected status, text the error line must hold)] and checks each."""
+    argvs = [[program, *args] for args, _, _ in cases]
+    result = subprocess.run([sys.executable, "-c", _DRIVER, module, json.dumps(argvs)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+    assert "REPORTS" in result.stdout, result.stderr[-3000:]
+    reports = json.loads(result.stdout.split("REPORTS", 1)[1])
+    for (args, code, text), report in zip(cases, reports):
+        assert report["traceback"] is None, (args, report["traceback"][-1500:])
+        assert report["code"] == code, (args, report)
+        if text:
+            errors = [line for line in report["stderr"].splitlines() if f"{program}: error:" in line]
+            assert len(errors) == 1 and text in errors[0], (args, report["stderr"][-1500:])
+    return reports
+
+
+def test_training_flags_that_gave_nonsense_or_deep_errors_are_refused_in_one_line(tmp_path):
+    workdir = f"--workdir={tmp_path / 'run'}"
+    (tmp_path / "file").write_text("x")
+    _run_cases("srim_tf.programs.train", "srim_train", [
+        ([workdir, "--hr_size=4"], 2, "--hr_size=4: must be a multiple of 4 and >= 16"),
+        ([workdir, "--hr_size=30"], 2, "--hr_size=30"),
+        ([workdir, "--kernel_size=4"], 2, "--kernel_size=4: must be an odd integer"),
+        ([workdir, "--noise_channels=0"], 2, "--noise_channels=0: must be an integer >= 1"),
+        ([workdir, "--learning_rate=-1"], 2, "--learning_rate=-1.0: must be a finite number > 0"),
+        ([workdir, "--learning_rate=nan"], 2, "--learning_rate=nan"),
+        ([workdir, "--patches_per_image=0"], 2, "--patches_per_image=0"),
+        ([workdir, "--channels=0"], 2, "--channels=0"),
+        ([workdir, "--tfds_classes=abc"], 2, "--tfds_classes=['abc']: must be a comma-separated list of integers"),
+        ([workdir, "--no_such_flag=1"], 2, "no_such_flag"),
+        ([workdir, "stray"], 2, "Unexpected arguments"),
+        ([], 2, "--workdir is required"),
+        ([f"--workdir={tmp_path / 'file' / 'run'}"], 1, "not writable"),
+    ])
+    assert not (tmp_path / "run").exists()
+
+
+def _image(path, height=32, width=32, seed=0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+
+
+def test_sample_program_keeps_every_output_and_refuses_bad_values(trained_workdir, tmp_path):
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    for seed, name in enumerate(["a/x.png", "b/x.png", "x.jpg"]):
+        _image(inputs / name, 8, 8, seed)
+    common = [f"--model={trained_workdir}", f"--input={inputs}", f"--output_dir={out}"]
+    _run_cases("srim_tf.programs.sample", "srim_sample", [
+        ([*common, "--noise_scale=nan"], 2, "--noise_scale=nan: must be a finite number in [0, 10]"),
+        ([*common, "--noise_scale=inf"], 2, "--noise_scale=inf"),
+        ([*common, "--noise_scale=1e30"], 2, "--noise_scale=1e+30"),
+        ([*common, "--tile_size=-1"], 2, "--tile_size=-1: must be an integer >= 0"),
+        ([*common, "--overlap=-5"], 2, "--overlap=-5"),
+        ([*common, "--num_samples=0"], 2, "--num_samples=0"),
+        ([f"--output_dir={out}"], 2, "--input and --output_dir are required"),
+        ([*common[1:], f"--model={tmp_path / 'nothing'}"], 1, "Unknown model"),
+        ([*common, "--num_samples=2"], 0, None),
+    ])
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*.png"))
+    assert written == ["a/x_x4_s0.png", "a/x_x4_s1.png", "b/x_x4_s0.png", "b/x_x4_s1.png",
+                       "x_x4_s0.png", "x_x4_s1.png"]
+    # Each output is its own input's: a/x and b/x differ.
+    assert not np.array_equal(np.asarray(Image.open(out / "a/x_x4_s0.png")),
+                              np.asarray(Image.open(out / "b/x_x4_s0.png")))
+
+
+def test_output_names_differ_by_extension_when_the_paths_would_collide():
+    from srim_tf.output_names import output_stems
+
+    stems = output_stems(["in/a/x.png", "in/b/x.png", "in/x.jpg", "in/x.png"])
+    assert stems == {"in/a/x.png": os.path.join("a", "x"), "in/b/x.png": os.path.join("b", "x"),
+                     "in/x.jpg": "x_jpg", "in/x.png": "x_png"}
+    assert output_stems(["photo.png"]) == {"photo.png": "photo"}
+    with pytest.raises(ValueError, match="would write the same output files"):
+        output_stems(["in/x_png.jpg", "in/x.png", "in/x.jpg"])
+
+
+def test_eval_skips_unreadable_images_names_them_and_writes_what_it_measured(tmp_path):
+    good, mixed = tmp_path / "Good", tmp_path / "Mixed"
+    _image(good / "a.png")
+    _image(mixed / "b.png", seed=1)
+    (mixed / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    _image(mixed / "tiny.png", 8, 8)
+    report = tmp_path / "r.json"
+    _run_cases("srim_tf.programs.eval", "srim_eval", [
+        (["--hr_dir=" + str(good), "--num_samples=0"], 2, "--num_samples=0"),
+        (["--hr_dir=" + str(good), "--tile_size=-1"], 2, "--tile_size=-1"),
+        ([], 2, "--hr_dir is required"),
+        ([f"--hr_dir={tmp_path / 'missing'}"], 1, "HR folder not found"),
+        ([f"--hr_dir={mixed}", f"--hr_dir={good}", f"--json={report}"], 1, None),
+    ])
+    results = json.loads(report.read_text())
+    assert [r["image"] for r in results["Mixed"]["per_image"]] == ["b.png"]
+    assert sorted(r["image"] for r in results["Mixed"]["skipped"]) == ["broken.png", "tiny.png"]
+    assert len(results["Good"]["per_image"]) == 1 and np.isfinite(results["Good"]["y_psnr"])
+
+
+def test_export_program_refuses_bad_values_in_one_line(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    common = [f"--export_dir={tmp_path / 'out'}"]
+    _run_cases("srim_tf.programs.export", "srim_export", [
+        ([*common, "--workdir=pretrained", "--noise_scale=nan"], 2, "--noise_scale=nan"),
+        ([*common, "--workdir=pretrained", "--max_request_pixels=0"], 2, "--max_request_pixels=0"),
+        ([*common, "--workdir=pretrained", "--version=0"], 2, "--version=0"),
+        (common, 2, "--workdir and --export_dir"),
+        ([*common, f"--workdir={empty}"], 1, "No checkpoint found"),
+    ])
+    assert not (tmp_path / "out").exists()

@@ -6,8 +6,9 @@ Usage: srim_eval --method=bicubic --hr_dir=../shared/data/Set5 --hr_dir=../share
 
 import csv
 import json
+import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from srim_tf import evaluation, flag_checks
 from srim_tf.samplers import load_sampler
@@ -42,6 +43,10 @@ def main(argv):
     if FLAGS.csv:
         with open(FLAGS.csv, "w", newline="", encoding="utf-8") as f:
             csv.writer(f).writerows(evaluation.csv_rows(results))
+    skipped = sum(len(result["skipped"]) for result in results.values())
+    if skipped:  # What was measured is written above; the status tells a script it is partial.
+        logging.error("%d image(s) skipped (named above); the means are over the others.", skipped)
+        sys.exit(1)
 
 
 def run():

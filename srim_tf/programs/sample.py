@@ -7,7 +7,6 @@ folder all inputs share (with its extension when two inputs differ only by it); 
 Exits with status 1 if any input failed; the others are still processed.
 """
 
-import collections
 import os
 import sys
 
@@ -16,6 +15,7 @@ from absl import app, flags, logging
 from tqdm import tqdm
 
 from srim_tf import flag_checks, image_io, inference
+from srim_tf.output_names import output_stems
 from srim_tf.samplers import load_sampler
 from srim_tf.programs import runner
 
@@ -33,31 +33,6 @@ flag_checks.at_least("num_samples", 1)
 flag_checks.at_least("tile_size", 0)
 flag_checks.at_least("overlap", 0)
 flag_checks.noise_scale()
-
-
-def output_stems(paths):
-    """`{input path: output stem}` that cannot collide; `ValueError` before any write if they would.
-
-    A stem is the input's path relative to the folder all inputs share, without its
-    extension (a/x.png -> a/x), so folder structure is kept in the output folder. Inputs
-    that differ only by extension keep it too (x.png -> x_png, x.jpg -> x_jpg).
-    """
-    absolute = [os.path.abspath(p) for p in paths]
-    root = os.path.dirname(absolute[0]) if len(absolute) == 1 else os.path.commonpath(
-        [os.path.dirname(p) for p in absolute])
-    stems = {p: os.path.splitext(os.path.relpath(a, root))[0] for p, a in zip(paths, absolute)}
-    counts = collections.Counter(stems.values())
-    for path, stem in stems.items():
-        if counts[stem] > 1:
-            stems[path] = f"{stem}_{os.path.splitext(path)[1].lstrip('.').lower()}"
-    owners = collections.defaultdict(list)
-    for path, stem in stems.items():
-        owners[os.path.normcase(stem)].append(path)
-    clashes = [names for names in owners.values() if len(names) > 1]
-    if clashes:
-        raise ValueError(f"Inputs {' and '.join(clashes[0])} would write the same output files;"
-                         " rename one or run them separately.")
-    return stems
 
 
 def process(sampler, path, stem, output_dir, inputs):

@@ -17,6 +17,8 @@ flags.adopt_module_key_flags(srim_flags)
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}. Flags take the form --name=value.")
+    if not FLAGS.workdir:
+        raise app.UsageError("--workdir is required: the directory for checkpoints and summaries.")
     logging.set_verbosity(logging.INFO)
     config = srim_flags.values()
     results = train_and_evaluate(config, FLAGS.workdir)
