@@ -31,6 +31,5 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7"],
-        "degradations": ["keras-cv>=0.9"],
     },
 )

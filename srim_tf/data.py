@@ -66,6 +66,15 @@ class ScanReport:
         return (f"{len(self.usable)} usable images, {len(self.corrupt)} unreadable skipped,"
                 f" {len(self.too_small)} smaller than the HR size skipped")
 
+    def details(self):
+        """The summary, then the first few skipped files of each kind by name."""
+        lines = [self.summary()]
+        for kind, bad in (("unreadable", self.corrupt), ("smaller than the HR size", self.too_small)):
+            if bad:
+                more = f" and {len(bad) - _LOGGED_BAD_PATHS} more" if len(bad) > _LOGGED_BAD_PATHS else ""
+                lines.append(f"Skipped as {kind}: {', '.join(bad[:_LOGGED_BAD_PATHS])}{more}")
+        return "\n\n".join(lines)  # Markdown paragraphs in TensorBoard's Text tab
+
 
 # ---- sources --------------------------------------------------------------------------
 

@@ -270,7 +270,7 @@ def train_and_evaluate(config, workdir):
         with writer.as_default(step=step):
             summaries.write_flags(config, vgg_source)
             for report in reports:
-                tf.summary.text("data", report.summary())
+                tf.summary.text("data", report.details())
     else:
         writer = tf.summary.create_noop_writer()
 

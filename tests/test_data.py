@@ -148,3 +148,11 @@ def test_tfds_class_subset_keeps_per_class_counts():
     subset = data._class_subset(tf.data.Dataset.from_tensor_slices(examples), (0, 1), 2)
     labels = [int(e["label"]) for e in subset]
     assert labels == [0, 1, 0, 1]
+
+
+def test_scan_details_name_the_skipped_files(messy_folder):
+    # The text TensorBoard's `data` tab shows: counts, then the skipped files by name.
+    details = data.scan_files(data.folder_paths(messy_folder), min_size=32).details()
+    assert details.startswith("19 usable images, 3 unreadable skipped, 1 smaller")
+    for name in ("empty.png", "notes.jpg", "truncated.png", "tiny.png"):
+        assert name in details
