@@ -1,0 +1,54 @@
+"""Exact LR consistency: outputs that downsample back to their input (iterative back-projection).
+
+A super-resolved image is faithful when downsampling it by the operator that made the LR
+input gives the input back (LR-PSNR; NTIRE's "Learning the SR space" asks for 45 dB or
+more). Back-projection (Irani and Peleg, 1991) enforces it after the generator: repeatedly
+downsample the output, upsample the error bicubically and add it back. Each pass moves only
+the part of the output the downsampling sees (low frequencies); the detail that
+distinguishes one sample from another is left alone, so samples stay diverse.
+
+The operator is `resize.bicubic_downsample` without its 8-bit rounding (MATLAB's
+convention, as the training pairs and the evaluation use).
+"""
+
+import tensorflow as tf
+
+from srim_tf.resize import bicubic_downsample
+
+# Passes of back-projection: each shrinks the LR error by about 5x on natural images
+# (benchmarks/README.md), so 8 take a ~35 dB output past 60 dB before 8-bit rounding.
+DEFAULT_ITERATIONS = 8
+# LR pixels one pass reaches beyond a pixel: the downsampling's kernel (2 LR pixels at 4x)
+# and the bicubic upsampling's (2 LR pixels). Tiling adds this times the passes as context.
+REACH_PER_ITERATION = 4
+
+
+def back_project(outputs, lr, scale=4, iterations=DEFAULT_ITERATIONS):
+    """Makes `outputs` downsample (by `scale`, MATLAB bicubic) to `lr`.
+
+    Args:
+        outputs: float `[N, H, W, C]` in [0, 1]; H, W are `scale` times lr's.
+        lr: float `[N, H / scale, W / scale, C]` in [0, 1].
+        scale: the integer scale factor.
+        iterations: passes of back-projection (0 returns `outputs` unchanged).
+
+    Returns:
+        float32 `[N, H, W, C]` in [0, 1].
+    """
+    outputs = tf.cast(outputs, tf.float32)
+    lr = tf.cast(lr, tf.float32)
+    for _ in range(iterations):
+        error = lr - bicubic_downsample(outputs, scale, quantize=False)
+        outputs = tf.clip_by_value(outputs + _upsample_error(error, scale), 0.0, 1.0)
+    return outputs
+
+
+def _upsample_error(error, scale):
+    # Like `bicubic_upsample`, without its clip to [0, 1]: errors are signed.
+    shape = tf.shape(error)
+    return tf.image.resize(error, [shape[1] * scale, shape[2] * scale], "bicubic")
+
+
+def context(iterations):
+    """Extra LR pixels of context a tile needs so back-projection sees what it would untiled."""
+    return REACH_PER_ITERATION * iterations
