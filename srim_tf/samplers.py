@@ -65,8 +65,9 @@ def _saved_model_dir(path):
     return None
 
 
-def load_sampler(spec="pretrained"):
-    """A sampler for `spec` (see the module docstring); `ValueError` naming it if none fits."""
+def load_sampler(spec="pretrained", flag="model"):
+    """A sampler for `spec` (see the module docstring); `ValueError` naming it (as the
+    program's `--flag`) if none fits."""
     if spec == "pretrained":
         return GeneratorSampler(load_pretrained(), "pretrained model")
     saved_model = _saved_model_dir(spec)
@@ -76,4 +77,4 @@ def load_sampler(spec="pretrained"):
         generator, _, checkpoint = checkpoints.load_generator(spec)
         return GeneratorSampler(generator, f"checkpoint {checkpoint}")
     raise ValueError("Unknown model. Expected 'pretrained', a srim_train workdir, a checkpoint"
-                     f" prefix, or an exported SavedModel. Received: --model={spec}")
+                     f" prefix, or an exported SavedModel. Received: --{flag}={spec}")

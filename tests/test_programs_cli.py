@@ -95,3 +95,10 @@ def test_log_lines_go_above_the_progress_bar_not_into_it(monkeypatch):
     line = next(part for part in re.split(r"[\r\n]", stderr.getvalue()) if "checkpoint written" in part)
     assert line.startswith("W") and "%|" not in line, stderr.getvalue()
     assert stderr.getvalue().rstrip().endswith("]"), stderr.getvalue()
+
+
+def test_eval_names_its_own_flag_for_an_unknown_model(tmp_path):
+    result = _program("eval", f"--method={tmp_path / 'nothing'}", f"--hr_dir={tmp_path}")
+    assert result.returncode != 0
+    assert f"--method={tmp_path / 'nothing'}" in result.stderr, result.stderr
+    assert "--model=" not in result.stderr

@@ -34,7 +34,7 @@ def main(argv):
         raise app.UsageError("--hr_dir is required (one or more HR folders).")
     method = FLAGS.method
     if method != "bicubic" and not method.startswith("folder:"):
-        method = load_sampler(method)
+        method = load_sampler(method, flag="method")
     results = evaluation.evaluate(method, FLAGS.hr_dir, FLAGS.num_samples, FLAGS.seed, FLAGS.tile_size)
     print(evaluation.table(results))
     if FLAGS.json:
