@@ -29,7 +29,6 @@ from absl import flags as absl_flags  # noqa: E402
 from srim_tf import build, data  # noqa: E402
 from srim_tf import flags as srim_flags  # noqa: E402
 from srim_tf.distances import Distance  # noqa: E402
-from srim_tf.precision import compute_precision  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The authors' PyTorch code on this machine (issue 7): seconds.
@@ -123,19 +122,12 @@ def step_breakdown(name, config, repeats):
     z_up = tf.random.normal([b * chunk, 4 * h, 4 * h, config["noise_channels"]])
     mid_c = g.lower([lr_c, lr_c, z_lo])
     hr_c = g.upper([mid_c, lr_c, z_up])
-    models, precision = (g.lower, g.upper, feats.trunk), config["selection_precision"]
-
-    def selection_precision(fn):
-        # Timed at the precision selection runs at.
-        def run():
-            with compute_precision(models, precision):
-                return fn()
-        return tf.function(run)
-
-    gen_lo = selection_precision(lambda: g.lower([lr_c, lr_c, z_lo]))
-    gen_up = selection_precision(lambda: g.upper([mid_c, lr_c, z_up]))
-    feat_lo = selection_precision(lambda: feats(mid_c))
-    feat_up = selection_precision(lambda: feats(hr_c))
+    # Timed on the models selection runs on, at its precision.
+    stages, selection_features = model._selection_models
+    gen_lo = tf.function(lambda: stages.lower([lr_c, lr_c, z_lo]))
+    gen_up = tf.function(lambda: stages.upper([mid_c, lr_c, z_up]))
+    feat_lo = tf.function(lambda: selection_features(mid_c))
+    feat_up = tf.function(lambda: selection_features(hr_c))
     f_mid, f_hr = feats(mid), feats(hr)
     fs_mid, fs_hr = feat_lo(), feat_up()
     dist_lo = tf.function(lambda: tf.argmin(dist.to_targets(fs_mid, f_mid, chunk), axis=1))
@@ -149,7 +141,8 @@ def step_breakdown(name, config, repeats):
     }
     codes = model.select_codes(lr, mid, hr)
     model.make_train_function()
-    given = iter(tf.data.Dataset.from_tensors((lr, mid, hr, codes[0], codes[1])).repeat())
+    given = iter(tf.data.Dataset.from_tensors(
+        dict(lr=lr, mid=mid, hr=hr, z_lo=codes.z_lo, z_up=codes.z_up)).repeat())
     parts["gradient step"] = median_time(lambda: model.train_function(given), repeats)
     model.make_train_function(force=True)
     plain = iter(tf.data.Dataset.from_tensors((lr, mid, hr)).repeat())
@@ -193,8 +186,8 @@ def paper_shapes(quick):
         z_lo, z_up = (tf.random.normal(s) for s in g.noise_shapes(20, 32, 32))
         @tf.function
         def chunk():
-            with compute_precision((g.lower, g.upper), precision):
-                return g.generate(lr20, z_lo, z_up)[1]
+            stages = model._selection_models[0]
+            return stages.upper([stages.lower([lr20, lr20, z_lo]), lr20, z_up])
 
         t_chunk = median_time(lambda: chunk().numpy(), 1 if quick else 3)
         lr1, mid1, hr1 = smooth_batch(1, 128)
@@ -214,9 +207,9 @@ def paper_shapes(quick):
         # As srim_train runs it with code reuse, the pool gives codes and target features;
         # without reuse, selection hands over its target features: both skip recomputing them.
         features16 = {name: v.numpy() for name, v in model.features(hr16).items()}
-        given = iter(tf.data.Dataset.from_tensors(
-            (lr16, mid16, hr16, z_lo16, z_up16, features16)).repeat())
-        recomputed = iter(tf.data.Dataset.from_tensors((lr16, mid16, hr16, z_lo16, z_up16)).repeat())
+        batch16 = dict(lr=lr16, mid=mid16, hr=hr16, z_lo=z_lo16, z_up=z_up16)
+        given = iter(tf.data.Dataset.from_tensors({**batch16, "hr_features": features16}).repeat())
+        recomputed = iter(tf.data.Dataset.from_tensors(batch16).repeat())
         fns = {"train_step_batch_16": lambda: model.train_function(given)["loss"].numpy()}
         if not (quick and precision == "float32"):  # --quick: the bf16 before/after only
             fns["train_step_batch_16_recomputing_targets"] = lambda: model.train_function(recomputed)["loss"].numpy()

@@ -9,7 +9,6 @@ import keras
 from srim_tf.data import DataConfig
 from srim_tf.distances import Distance
 from srim_tf.features import load_vgg_trunk
-from srim_tf.imle import SRIM
 from srim_tf.model import SRIMGenerator
 
 # Flags that define the generator: a workdir trained with other values cannot be resumed.
@@ -60,6 +59,8 @@ def needs_vgg(config):
 
 def srim(config):
     """`(model, vgg_source)`; call inside the strategy scope. vgg_source: 'imagenet', 'random' or a path."""
+    from srim_tf.imle import SRIM  # Here, so loading a generator never imports training.
+
     keras.utils.set_random_seed(config["seed"])
     trunk, vgg_source = (load_vgg_trunk(config["vgg_weights"], config["seed"])
                          if needs_vgg(config) else (None, "unused"))

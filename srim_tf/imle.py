@@ -1,35 +1,40 @@
-"""`SRIM`: conditional IMLE training of the generator (paper 2.2 and 2.4).
+"""`SRIM`: conditional IMLE training of the generator (paper 2.2), as a Keras model.
 
-For every training input, many noise codes are drawn, the generator's outputs for them
-are compared with that input's target in the feature space, and only the nearest output
-is pulled towards the target. Samples of different inputs never compete. With
-`selection="hierarchical"` (the paper's) the lower code is chosen first on the 2x output
-against the 2x-downsampled target, then, with it fixed, the upper code on the 4x output;
-`selection="joint"` draws (lower, upper) pairs and chooses on the 4x output alone.
+Every step chooses each input's nearest codes (`sel.select`) or takes the codes a
+code pool chose earlier, and pulls that sample towards its target (the gradient step).
 """
 
 import keras
 import tensorflow as tf
 
-from srim_tf import metrics, noise, options
-from srim_tf.precision import PRECISIONS, compute_precision
-from srim_tf.distances import Distance
+from srim_tf import metrics, options
+from srim_tf import selection as sel
+from srim_tf.distances import Distance  # noqa: F401  (used by the docstring example)
 from srim_tf.features import FeatureExtractor
+from srim_tf.precision import PRECISIONS, PrecisionCopy
+from srim_tf.sampling import super_resolve_with  # noqa: F401  (its home before sampling.py)
 
-SELECTIONS = ("hierarchical", "joint")
+SELECTIONS = sel.MODES
 # "fixed" (the authors'): jitter is drawn once when codes are chosen and kept while they
 # are reused; "per_step": fresh jitter at every gradient step.
 JITTER_MODES = ("fixed", "per_step")
+
+
+class _Stages:
+    """The generator's stages as selection runs them (a plain object: Keras tracks nothing here)."""
+
+    def __init__(self, lower, upper, noise_channels):
+        self.lower, self.upper, self.noise_channels = lower, upper, noise_channels
 
 
 class SRIM(keras.Model):
     """The generator plus IMLE sample selection, as a trainable Keras model.
 
     `fit` takes batches of `(lr, mid, hr)`: LR `[B, h, w, 3]`, the 2x target
-    `[B, 2h, 2w, 3]` and the 4x target `[B, 4h, 4w, 3]`, floats in [0, 1]. A batch of
-    `(lr, mid, hr, z_lo, z_up)` skips selection and trains on the given codes (code reuse);
-    `(lr, mid, hr, z_lo, z_up, hr_features)` also gives the target's features, as
-    `select_codes_and_targets` returns them, so the step need not recompute them.
+    `[B, 2h, 2w, 3]` and the 4x target `[B, 4h, 4w, 3]`, floats in [0, 1]. A dict batch
+    with the keys `lr, mid, hr, z_lo, z_up` skips selection and trains on the given codes
+    (code reuse); an `hr_features` key also gives the target's features, as
+    `select_codes(..., with_targets=True)` returns them, so the step need not recompute them.
 
     Args:
         generator: a `SRIMGenerator`.
@@ -37,8 +42,8 @@ class SRIM(keras.Model):
             distances. It is used frozen and is not part of this model's weights.
         selection_distance: `Distance` used to choose the nearest sample.
         loss_distance: `Distance` the gradient step minimises (must be exact).
-        num_lower_samples, num_upper_samples: codes drawn per input at each stage
-            (joint selection draws their sum, so both modes cost about the same).
+        num_lower_samples, num_upper_samples: codes drawn per input at each stage (joint
+            selection draws their sum, so both modes cost about the same).
         sample_chunk: samples per input generated at once; bounds memory.
         selection: "hierarchical" or "joint".
         mid_loss_weight: weight of an extra loss on the 2x output against the 2x target
@@ -54,6 +59,8 @@ class SRIM(keras.Model):
         seed: base seed of the selection noise.
         selection_precision: "float32" or "bfloat16": the compute precision of sample
             generation and features during selection (the gradient step stays float32).
+            bfloat16 selection runs on copies of the models built for it, which read the
+            same weights.
 
     Examples:
         >>> from srim_tf.model import SRIMGenerator
@@ -70,13 +77,10 @@ class SRIM(keras.Model):
                  code_jitter=0.1, code_jitter_mode="fixed", seed=0,
                  selection_precision="float32", **kwargs):
         super().__init__(**kwargs)
-        options.check_choice("selection", selection, SELECTIONS)
+        self.selection_settings = sel.SelectionSettings(
+            selection_distance, num_lower_samples, num_upper_samples, sample_chunk, selection)
         options.check_choice("selection_precision", selection_precision, PRECISIONS)
         options.check_choice("code_jitter_mode", code_jitter_mode, JITTER_MODES)
-        for name, value in (("num_lower_samples", num_lower_samples),
-                            ("num_upper_samples", num_upper_samples),
-                            ("sample_chunk", sample_chunk)):
-            options.check_positive_int(name, value)
         if loss_distance.projection != "none":
             raise ValueError("The loss must use exact distances (projection 'none')."
                              f" Received: projection={loss_distance.projection!r}")
@@ -95,6 +99,7 @@ class SRIM(keras.Model):
         self.code_jitter_mode = code_jitter_mode
         self.seed = seed
         self.selection_precision = selection_precision
+        self._selection_models = self._build_selection_models()
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.lower_distance_tracker = keras.metrics.Mean(name="nearest_distance_lower")
         self.upper_distance_tracker = keras.metrics.Mean(name="nearest_distance_upper")
@@ -107,6 +112,18 @@ class SRIM(keras.Model):
             trainable=False, aggregation="only_first_replica")
         self.built = True
 
+    def _build_selection_models(self):
+        """`(stages, features)` that selection runs on: the models themselves in float32,
+        copies computing in bfloat16 (on the same weights) otherwise."""
+        g = self.generator
+        if self.selection_precision == "float32":
+            return (_Stages(g.lower, g.upper, g.noise_channels), self.features)
+        trunk = self.features.trunk
+        return (_Stages(PrecisionCopy(g.lower, self.selection_precision),
+                        PrecisionCopy(g.upper, self.selection_precision), g.noise_channels),
+                FeatureExtractor(trunk and PrecisionCopy(trunk, self.selection_precision),
+                                 self.features.layers))
+
     @property
     def metrics(self):
         return [self.loss_tracker, self.lower_distance_tracker, self.upper_distance_tracker,
@@ -117,163 +134,67 @@ class SRIM(keras.Model):
 
     # ---- sample selection -------------------------------------------------------------
 
-    def _step_seed(self):
-        # A stateless seed per selection call and replica: same seed and step, same codes.
-        replica = tf.distribute.get_replica_context()
-        replica_id = replica.replica_id_in_sync_group if replica is not None else 0
-        seed = tf.random.experimental.stateless_fold_in(
+    def _example_seeds(self, batch_size):
+        """One stateless seed per input of this replica's batch, `[B, 2]`.
+
+        A new base seed per call (the counter), then the input's position in the global
+        batch: an input gets the same codes on any number of replicas.
+        """
+        base = tf.random.experimental.stateless_fold_in(
             tf.constant([self.seed, 0x5EED], tf.int64), self.selection_counter)
         self.selection_counter.assign_add(1)
-        return tf.random.experimental.stateless_fold_in(seed, replica_id)
+        replica = tf.distribute.get_replica_context()
+        replica_id = replica.replica_id_in_sync_group if replica is not None else 0
+        replica_id, batch_size = tf.cast(replica_id, tf.int64), tf.cast(batch_size, tf.int64)
+        return sel.example_seeds(base, replica_id * batch_size, batch_size)
 
-    def _nearest(self, sample_fn, target_features, num_samples, seed):
-        """Runs `sample_fn` chunk by chunk and keeps, per input, the nearest sample.
-
-        Args:
-            sample_fn: `(chunk_seed, c) -> (codes, images)`, codes a tuple of
-                `[B, c, ...]` tensors and images `[B * c, H, W, 3]` (input-major).
-            target_features: features of the targets, dict of `[B, ...]`.
-            num_samples: m, the samples per input.
-            seed: stateless seed.
-
-        Returns:
-            `(codes, distances)`: the chosen codes, each `[B, ...]`, and their distances `[B]`.
-        """
-        chunk = min(self.sample_chunk, num_samples)
-        sizes = [chunk] * (num_samples // chunk)
-        if num_samples % chunk:
-            sizes.append(num_samples % chunk)
-        best_codes, best_distance = None, None
-        for index, size in enumerate(sizes):
-            # Chaining each chunk on the previous result keeps them sequential, so only
-            # one chunk's activations are alive at a time.
-            deps = [] if best_distance is None else [best_distance]
-            with tf.control_dependencies(deps):
-                chunk_seed = tf.random.experimental.stateless_fold_in(seed, index)
-                codes, images = sample_fn(chunk_seed, size)
-                features = self.features(tf.stop_gradient(images))
-                distances = self.selection_distance.to_targets(features, target_features, size)
-            nearest = tf.argmin(distances, axis=1, output_type=tf.int32)  # [B]
-            distance = tf.reduce_min(distances, axis=1)
-            chosen = tuple(tf.gather(code, nearest, axis=1, batch_dims=1) for code in codes)
-            if best_distance is None:
-                best_codes, best_distance = chosen, distance
-                continue
-            # Strictly nearer only: ties keep the earlier sample, like a global argmin.
-            better = distance < best_distance
-            best_codes = tuple(
-                tf.where(tf.reshape(better, [-1] + [1] * (len(new.shape) - 1)), new, old)
-                for new, old in zip(chosen, best_codes))
-            best_distance = tf.where(better, distance, best_distance)
-        return best_codes, best_distance
-
-    def _noise(self, seed, batch, samples, height, width):
-        return tf.random.stateless_normal(
-            [batch, samples, height, width, self.generator.noise_channels], seed=seed)
-
-    @staticmethod
-    def _repeat(images, times):
-        return tf.repeat(images, times, axis=0)  # [B * times, ...], input-major
-
-    @staticmethod
-    def _merge(codes):
-        shape = tf.shape(codes)
-        return tf.reshape(codes, tf.concat([[shape[0] * shape[1]], shape[2:]], axis=0))
-
-    def select_codes(self, lr, mid, hr):
+    def select_codes(self, lr, mid, hr, with_targets=False):
         """Chooses each input's codes by the configured selection.
 
-        Returns:
-            `(z_lo [B, 2h, 2w, c], z_up [B, 4h, 4w, c], lower_distance [B], upper_distance [B])`;
-            lower_distance is 0 for joint selection.
-        """
-        with compute_precision(self._selection_models(), self.selection_precision):
-            return self._select_codes(lr, mid, hr)[:4]
-
-    def select_codes_and_targets(self, lr, mid, hr):
-        """`select_codes`, plus the features of `hr` as the gradient step computes them.
-
-        Selection computes the target's features anyway; they are returned as they are
-        when selection runs at the step's precision, and recomputed otherwise.
+        Args:
+            lr, mid, hr: this replica's batch.
+            with_targets: also return the features of `hr` as the gradient step computes
+                them: as selection computed them when it runs at the step's precision,
+                recomputed otherwise. Without, `hr_features` is `{}`.
 
         Returns:
-            `(z_lo, z_up, lower_distance, upper_distance, hr_features)`.
+            A `selection.Selection`; `lower_distance` is 0 for joint selection.
         """
-        with compute_precision(self._selection_models(), self.selection_precision):
-            *selected, hr_features = self._select_codes(lr, mid, hr)
+        stages, features = self._selection_models
+        seeds = self._example_seeds(tf.shape(lr)[0])
+        chosen = sel.select(stages, features, {"lr": lr, "mid": mid, "hr": hr}, seeds,
+                                  self.selection_settings)
+        if not with_targets:
+            return chosen._replace(hr_features={})
         if not self._selection_matches_step_precision():
-            hr_features = self.features(hr)
-        return (*selected, hr_features)
+            chosen = chosen._replace(hr_features=self.features(hr))
+        return chosen
 
-    def _selection_models(self):
-        return (self.generator.lower, self.generator.upper, self.features.trunk)
+    def jitter_codes(self, z_lo, z_up):
+        """Adds `code_jitter` * N(0, 1) to chosen codes `[B, ...]` (a new draw every call)."""
+        if not self.code_jitter:
+            return z_lo, z_up
+        return sel.jitter(z_lo, z_up, self._example_seeds(tf.shape(z_lo)[0]),
+                                self.code_jitter)
 
     def _selection_matches_step_precision(self):
         trunk = self.features.trunk
         return (self.selection_precision == "float32" or trunk is None
                 or trunk.compute_dtype == self.selection_precision)
 
-    def _select_codes(self, lr, mid, hr):
-        lr = tf.cast(lr, tf.float32)
-        shape = tf.shape(lr)
-        batch, height, width = shape[0], shape[1], shape[2]
-        seed = self._step_seed()
-        lower_seed, upper_seed = (tf.random.experimental.stateless_fold_in(seed, s) for s in (1, 2))
-        hr_features = self.features(hr)
-
-        if self.selection == "joint":
-            def joint_samples(chunk_seed, c):
-                z_lo = self._noise(chunk_seed, batch, c, 2 * height, 2 * width)
-                z_up = self._noise(chunk_seed + 1, batch, c, 4 * height, 4 * width)
-                lr_c = self._repeat(lr, c)
-                _, out = self.generator.generate(lr_c, self._merge(z_lo), self._merge(z_up))
-                return (z_lo, z_up), out
-
-            (z_lo, z_up), d_up = self._nearest(
-                joint_samples, hr_features, self.num_lower_samples + self.num_upper_samples,
-                upper_seed)
-            return z_lo, z_up, tf.zeros_like(d_up), d_up, hr_features
-
-        def lower_samples(chunk_seed, c):
-            z_lo = self._noise(chunk_seed, batch, c, 2 * height, 2 * width)
-            lr_c = self._repeat(lr, c)
-            return (z_lo,), self.generator.lower([lr_c, lr_c, self._merge(z_lo)])
-
-        (z_lo,), d_lo = self._nearest(lower_samples, self.features(mid), self.num_lower_samples,
-                                      lower_seed)
-        base = tf.cast(self.generator.lower([lr, lr, z_lo]), tf.float32)  # [B, 2h, 2w, 3]
-
-        def upper_samples(chunk_seed, c):
-            z_up = self._noise(chunk_seed, batch, c, 4 * height, 4 * width)
-            return (z_up,), self.generator.upper(
-                [self._repeat(base, c), self._repeat(lr, c), self._merge(z_up)])
-
-        (z_up,), d_up = self._nearest(upper_samples, hr_features, self.num_upper_samples,
-                                      upper_seed)
-        return z_lo, z_up, d_lo, d_up, hr_features
-
-    def jitter_codes(self, z_lo, z_up):
-        """Adds `code_jitter` * N(0, 1) to chosen codes (a new draw at every call)."""
-        if not self.code_jitter:
-            return z_lo, z_up
-        seed = tf.random.experimental.stateless_fold_in(self._step_seed(), 3)
-        return (z_lo + self.code_jitter * tf.random.stateless_normal(tf.shape(z_lo), seed),
-                z_up + self.code_jitter * tf.random.stateless_normal(tf.shape(z_up), seed + 1))
-
     # ---- training and evaluation --------------------------------------------------------
 
     def _check_batch(self, data):
-        if not isinstance(data, (tuple, list)) or len(data) not in (3, 5, 6):
-            raise ValueError("SRIM trains on batches of (lr, mid, hr), (lr, mid, hr, z_lo, z_up)"
-                             " or (lr, mid, hr, z_lo, z_up, hr_features). Received:"
-                             f" {type(data).__name__} of {len(data) if isinstance(data, (tuple, list)) else 1}")
-        if len(data) == 6:
-            missing = set(self.features.layers) - set(data[5])
+        batch = sel.as_batch(data)
+        if sel.FEATURES_KEY in batch:
+            missing = set(self.features.layers) - set(batch[sel.FEATURES_KEY])
             if missing:
                 raise ValueError(f"hr_features lacks the layers {sorted(missing)}; it needs"
-                                 f" {list(self.features.layers)}. Received: {sorted(data[5])}")
-        for name, images in zip(("lr", "mid", "hr"), data[:3]):
-            options.check_images(name, images)
+                                 f" {list(self.features.layers)}. Received:"
+                                 f" {sorted(batch[sel.FEATURES_KEY])}")
+        for name in sel.BATCH_KEYS:
+            options.check_images(name, batch[name])
+        return batch
 
     def _loss(self, lr, mid, hr, z_lo, z_up, training, hr_features=None):
         out_mid, out = self.generator.generate(lr, z_lo, z_up, training=training)
@@ -291,19 +212,23 @@ class SRIM(keras.Model):
         return tf.reduce_mean(loss), out
 
     def train_step(self, data):
-        self._check_batch(data)
-        lr, mid, hr = (tf.cast(x, self.compute_dtype) for x in data[:3])
-        if len(data) >= 5:
-            z_lo, z_up = data[3], data[4]
-            d_lo = d_up = None
-            hr_features = data[5] if len(data) == 6 else None
+        batch = self._check_batch(data)
+        # Only the generator's input takes the compute dtype; the targets stay exact.
+        lr = tf.cast(batch["lr"], self.compute_dtype)
+        mid, hr = (tf.cast(batch[k], tf.float32) for k in ("mid", "hr"))
+        chosen = None
+        if "z_lo" in batch:
+            z_lo, z_up = batch["z_lo"], batch["z_up"]
+            hr_features = batch.get(sel.FEATURES_KEY)
+            # Given (reused) codes carry the jitter drawn when they were chosen, unless
+            # it is redrawn every step.
+            if self.code_jitter_mode == "per_step":
+                z_lo, z_up = self.jitter_codes(z_lo, z_up)
         else:
-            z_lo, z_up, d_lo, d_up, hr_features = self.select_codes_and_targets(lr, mid, hr)
+            chosen = self.select_codes(batch["lr"], mid, hr, with_targets=True)
+            z_lo, z_up = self.jitter_codes(chosen.z_lo, chosen.z_up)
+            hr_features = chosen.hr_features
         z_lo, z_up = tf.stop_gradient(z_lo), tf.stop_gradient(z_up)
-        # Freshly chosen codes get their jitter now in either mode; given (reused) codes
-        # carry the jitter drawn when they were chosen, unless it is redrawn every step.
-        if d_lo is not None or self.code_jitter_mode == "per_step":
-            z_lo, z_up = self.jitter_codes(z_lo, z_up)
         with tf.GradientTape() as tape:
             loss, out = self._loss(lr, mid, hr, z_lo, z_up, training=True,
                                    hr_features=hr_features)
@@ -314,23 +239,24 @@ class SRIM(keras.Model):
         variables = self.generator.trainable_variables
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
         self.loss_tracker.update_state(loss)
-        if d_lo is not None:
-            self.lower_distance_tracker.update_state(tf.reduce_mean(d_lo))
-            self.upper_distance_tracker.update_state(tf.reduce_mean(d_up))
         self.psnr_tracker.update_state(metrics.y_psnr(out, hr))
         reported = [self.loss_tracker, self.psnr_tracker]
-        if d_lo is not None:  # Selection ran in this step (not reused codes).
+        if chosen is not None:  # Selection ran in this step (not reused codes).
+            self.lower_distance_tracker.update_state(tf.reduce_mean(chosen.lower_distance))
+            self.upper_distance_tracker.update_state(tf.reduce_mean(chosen.upper_distance))
             reported += [self.lower_distance_tracker, self.upper_distance_tracker]
         return {m.name: m.result() for m in reported}
 
     def test_step(self, data):
-        self._check_batch(data)
-        lr, mid, hr = (tf.cast(x, self.compute_dtype) for x in data[:3])
-        z_lo, z_up, d_lo, d_up, hr_features = self.select_codes_and_targets(lr, mid, hr)
-        loss, out = self._loss(lr, mid, hr, z_lo, z_up, training=False, hr_features=hr_features)
+        batch = self._check_batch(data)
+        lr = tf.cast(batch["lr"], self.compute_dtype)
+        mid, hr = (tf.cast(batch[k], tf.float32) for k in ("mid", "hr"))
+        chosen = self.select_codes(batch["lr"], mid, hr, with_targets=True)
+        loss, out = self._loss(lr, mid, hr, chosen.z_lo, chosen.z_up, training=False,
+                               hr_features=chosen.hr_features)
         self.loss_tracker.update_state(loss)
-        self.lower_distance_tracker.update_state(tf.reduce_mean(d_lo))
-        self.upper_distance_tracker.update_state(tf.reduce_mean(d_up))
+        self.lower_distance_tracker.update_state(tf.reduce_mean(chosen.lower_distance))
+        self.upper_distance_tracker.update_state(tf.reduce_mean(chosen.upper_distance))
         self.psnr_tracker.update_state(metrics.y_psnr(out, hr))
         zero = self.super_resolve(lr, num_samples=1, noise_scale=0.0)[:, 0]
         self.zero_noise_psnr_tracker.update_state(metrics.y_psnr(zero, hr))
@@ -359,22 +285,3 @@ class SRIM(keras.Model):
         options.check_positive_int("num_samples", num_samples)
         return super_resolve_with(self.generator, tf.cast(lr, tf.float32), num_samples, seed,
                                   noise_scale, offset)
-
-
-def super_resolve_with(generator, lr, num_samples, seed, noise_scale, offset=(0, 0)):
-    """`SRIM.super_resolve` for a bare generator (tensor arguments allowed, for export)."""
-    shape = tf.shape(lr)
-    batch, height, width = shape[0], shape[1], shape[2]
-    channels = generator.noise_channels
-    y0, x0 = offset
-
-    def one_sample(k):
-        z_lo = noise.positional_normal(seed, k, 0, 2 * y0, 2 * x0, 2 * height, 2 * width, channels)
-        z_up = noise.positional_normal(seed, k, 1, 4 * y0, 4 * x0, 4 * height, 4 * width, channels)
-        z_lo = tf.tile(z_lo[None] * noise_scale, [batch, 1, 1, 1])
-        z_up = tf.tile(z_up[None] * noise_scale, [batch, 1, 1, 1])
-        return tf.cast(generator([lr, z_lo, z_up]), tf.float32)
-
-    samples = tf.map_fn(one_sample, tf.range(num_samples),
-                        fn_output_signature=tf.TensorSpec(None, tf.float32))
-    return tf.transpose(samples, [1, 0, 2, 3, 4])

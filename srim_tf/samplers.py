@@ -13,7 +13,7 @@ import os
 import tensorflow as tf
 
 from srim_tf import checkpoints
-from srim_tf.imle import super_resolve_with
+from srim_tf.sampling import super_resolve_with
 from srim_tf.inference import receptive_field
 from srim_tf.pretrained import load_pretrained
 

@@ -14,13 +14,13 @@ import shutil
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 from absl import logging
 from tqdm import tqdm
 
 from srim_tf import build, checkpoints, data, metrics, summaries
 from srim_tf.resize import bicubic_upsample
+from srim_tf.selection import CodePool
 
 
 def _check_config(config):
@@ -111,75 +111,6 @@ def _data_seed(seed, step):
     return seed if step == 0 else (seed * 1_000_003 + step) % (2 ** 31 - 1)
 
 
-class _CodePool:
-    """Code reuse: choose codes for a pool of images, then train on random batches of it.
-
-    Each pool image is trained on about `code_reuse_steps * batch_size / code_pool_size`
-    times (500 in the authors' schedule), so its target's VGG features are kept with its
-    codes when they fit in `--target_feature_cache_mb`: every step then skips one VGG
-    forward pass per image.
-    """
-
-    def __init__(self, model, strategy, batch_iterator, config):
-        self.model, self.strategy, self.batches = model, strategy, batch_iterator
-        self.size, self.batch_size = config["code_pool_size"], config["batch_size"]
-        self.seed = config["seed"]
-        # Pixel-only features are the target itself: nothing to save by caching.
-        self.cache_targets = model.features.trunk is not None and config["target_feature_cache_mb"] > 0
-        self.cache_budget_bytes = config["target_feature_cache_mb"] * 2 ** 20
-        self.iterator = None
-
-        @tf.function
-        def select(batch, with_targets):
-            choose = model.select_codes_and_targets if with_targets else model.select_codes
-
-            def choose_and_jitter(b):
-                z_lo, z_up, *rest = choose(*b)
-                if model.code_jitter_mode == "fixed":  # Kept for the pool's whole life.
-                    z_lo, z_up = model.jitter_codes(z_lo, z_up)
-                return (z_lo, z_up, *rest)
-
-            result = strategy.run(choose_and_jitter, args=(batch,))
-            return tf.nest.map_structure(lambda r: strategy.gather(r, axis=0), result)
-
-        self._select = select
-
-    def _fits_budget(self, features, batch):
-        pool_bytes = sum(np.asarray(v).nbytes for v in features.values()) / batch * self.size
-        if pool_bytes > self.cache_budget_bytes:
-            logging.info("Target features of the code pool would take %.0f MB, over"
-                         " --target_feature_cache_mb=%d: recomputing them every step.",
-                         pool_bytes / 2 ** 20, self.cache_budget_bytes // 2 ** 20)
-            return False
-        logging.info("Caching the code pool's target features (%.0f MB).", pool_bytes / 2 ** 20)
-        return True
-
-    def refill(self, step):
-        """Chooses codes for a new pool; returns the mean nearest distances per stage."""
-        parts, distances = [], []
-        for index in range(math.ceil(self.size / self.batch_size)):
-            batch = next(self.batches)
-            z_lo, z_up, d_lo, d_up, *targets = self._select(batch, self.cache_targets)
-            local = [tf.concat(self.strategy.experimental_local_results(x), axis=0) for x in batch]
-            if targets and index == 0:
-                self.cache_targets = self._fits_budget(targets[0], len(local[0]))
-            part = [np.asarray(x) for x in local + [z_lo, z_up]]
-            if self.cache_targets:
-                part.append({name: np.asarray(v) for name, v in targets[0].items()})
-            parts.append(part)
-            distances.append([float(np.mean(d)) for d in (d_lo, d_up)])
-        pool = tuple(
-            {name: np.concatenate([c[name] for c in column])[:self.size] for name in column[0]}
-            if isinstance(column[0], dict) else np.concatenate(column)[:self.size]
-            for column in zip(*parts))
-        dataset = tf.data.Dataset.from_tensor_slices(pool).shuffle(
-            self.size, seed=_data_seed(self.seed, step)).repeat().batch(
-                self.batch_size, drop_remainder=True)
-        self.iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
-        lower, upper = np.mean(distances, axis=0)
-        return {"nearest_distance_lower": lower, "nearest_distance_upper": upper}
-
-
 def _make_train_function(model, strategy, jit_compile):
     """One distributed training step on the iterator's next batch; logs averaged over replicas.
 
@@ -263,7 +194,7 @@ def train_and_evaluate(config, workdir):
     validation = data.validation_triples(build.data_config(config), config["num_validation_images"],
                                          reports[0] if reports else None)
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
-    pool = _CodePool(model, strategy, iterator, config) if config["code_pool_size"] else None
+    pool = CodePool(model, strategy, iterator, config) if config["code_pool_size"] else None
 
     if chief:
         writer = tf.summary.create_file_writer(os.path.join(workdir, "train"))
@@ -278,20 +209,28 @@ def train_and_evaluate(config, workdir):
     logs, window_start, window_steps = {}, time.perf_counter(), 0
     progress = tqdm(total=config["train_steps"], initial=step, unit="step", disable=not chief,
                     dynamic_ncols=True)
+    refilled_at = None
     while step < config["train_steps"]:
-        if pool is not None and (pool.iterator is None or step % config["code_reuse_steps"] == 0):
+        if pool is not None and refilled_at != step and (
+                pool.iterator is None or step % config["code_reuse_steps"] == 0):
             with writer.as_default(step=step):
-                for name, value in pool.refill(step).items():
+                for name, value in pool.refill(_data_seed(config["seed"], step)).items():
                     tf.summary.scalar(f"train/{name}", value)
+            refilled_at = step
         logs = train_function(pool.iterator if pool is not None else iterator)
-        step += 1
-        window_steps += 1
         loss = float(logs["loss"])
         if not math.isfinite(loss):
             raise FloatingPointError(
-                f"Loss became {loss} at step {step}; stopping. The last good checkpoint is"
+                f"Loss became {loss} at step {step + 1}; stopping. The last good checkpoint is"
                 f" {tf.train.latest_checkpoint(chief_dir)}. Try a lower --learning_rate.")
-        progress.update(1)
+        # The step is the optimizer's: mixed_float16's loss scaling skips updates whose
+        # gradients overflow, and then neither `iterations` nor the schedule advance.
+        previous, step = step, int(model.optimizer.iterations.numpy())
+        if step == previous:
+            logging.info("Loss scaling skipped an update at step %d (gradients overflowed).", step)
+            continue
+        window_steps += 1
+        progress.update(step - previous)
         progress.set_postfix(loss=f"{loss:.4g}", psnr=f"{float(logs['chosen_y_psnr']):.2f}")
         last = step == config["train_steps"]
         if step % config["summary_every"] == 0 or last:

@@ -40,7 +40,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     assert strategy.num_replicas_in_sync == 2
 
     # Given codes: the update must equal the single-device one on the whole batch.
-    given = tf.data.Dataset.from_tensors((lr, mid, hr, z_lo, z_up))
+    given = tf.data.Dataset.from_tensors(dict(lr=lr, mid=mid, hr=hr, z_lo=z_lo, z_up=z_up))
     single.fit(given, verbose=0)
     mirrored.fit(given, verbose=0)
     gap = max(float(np.abs(a - b).max()) for a, b in

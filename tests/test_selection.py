@@ -4,46 +4,50 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from srim_tf import selection
 from srim_tf.distances import Distance
+from srim_tf.features import FeatureExtractor
 from srim_tf.imle import SRIM
 from srim_tf.model import SRIMGenerator
 
+PIXELS = Distance({"pixels": 1.0}, "l2")
 
-def _model(selection="hierarchical", lower=5, upper=7, chunk=3, seed=0):
-    pixels = Distance({"pixels": 1.0}, "l2")
-    return SRIM(SRIMGenerator(channels=8, kernel_size=3, num_convs=3), None, pixels,
+
+def _model(selection="hierarchical", lower=5, upper=7, chunk=3, seed=0, precision="float32"):
+    return SRIM(SRIMGenerator(channels=8, kernel_size=3, num_convs=3), None, PIXELS,
                 Distance({"pixels": 1.0}, "l1"), num_lower_samples=lower,
-                num_upper_samples=upper, sample_chunk=chunk, selection=selection, seed=seed)
+                num_upper_samples=upper, sample_chunk=chunk, selection=selection, seed=seed,
+                selection_precision=precision)
 
 
-def _record_noise(model):
-    """Wraps `model._noise` to keep every code it draws, in call order."""
+def _record_noise(monkeypatch):
+    """Keeps every code selection draws, in call order."""
     drawn = []
-    original = model._noise
+    original = selection.per_example_normal
 
     def recording(*args):
         codes = original(*args)
         drawn.append(codes.numpy())
         return codes
 
-    model._noise = recording
+    monkeypatch.setattr(selection, "per_example_normal", recording)
     return drawn
 
 
 def test_nearest_keeps_each_inputs_own_nearest_across_chunks(rng):
-    model = _model(chunk=3)
     batch, m = 4, 10
     targets = rng.random((batch, 2, 2, 3)).astype("float32")
     recorded_codes, recorded_images = [], []
 
-    def sample_fn(seed, c):
-        codes = tf.random.stateless_normal([batch, c, 1], seed=seed)
-        images = tf.random.stateless_uniform([batch * c, 2, 2, 3], seed=seed + 7)
+    def sample_fn(index, c):
+        codes = tf.random.stateless_normal([batch, c, 1], seed=[1, index])
+        images = tf.random.stateless_uniform([batch * c, 2, 2, 3], seed=[7, index])
         recorded_codes.append(codes.numpy())
         recorded_images.append(images.numpy().reshape(batch, c, 2, 2, 3))
         return (codes,), images
 
-    (chosen,), distance = model._nearest(sample_fn, {"pixels": targets}, m, tf.constant([1, 2]))
+    (chosen,), distance = selection.nearest(sample_fn, FeatureExtractor(None, ("pixels",)), PIXELS,
+                                            {"pixels": targets}, m, chunk=3)
     codes = np.concatenate(recorded_codes, axis=1)       # [B, m, 1]
     images = np.concatenate(recorded_images, axis=1)     # [B, m, 2, 2, 3]
     assert codes.shape[1] == m  # 3 + 3 + 3 + 1: chunks cover exactly m samples
@@ -53,29 +57,29 @@ def test_nearest_keeps_each_inputs_own_nearest_across_chunks(rng):
 
 
 def test_samples_of_different_inputs_never_compete():
-    model = _model()
     # Input 0's target is white; input 1's is black. Every sample of input 0 is black and
     # every sample of input 1 white, except one grey sample each: the nearest sample of
     # each input must be its own grey one, though the other input's samples are nearer.
     targets = np.stack([np.ones((2, 2, 3)), np.zeros((2, 2, 3))]).astype("float32")
 
-    def sample_fn(seed, c):
+    def sample_fn(index, c):
         images = np.zeros((2, c, 2, 2, 3), "float32")
         images[1] = 1.0
         images[:, c - 1] = 0.5
         codes = np.tile(np.arange(c, dtype="float32")[None, :, None], [2, 1, 1])
         return (tf.constant(codes),), tf.constant(images.reshape(2 * c, 2, 2, 3))
 
-    (chosen,), distance = model._nearest(sample_fn, {"pixels": targets}, 3, tf.constant([0, 0]))
+    (chosen,), distance = selection.nearest(sample_fn, FeatureExtractor(None, ("pixels",)), PIXELS,
+                                            {"pixels": targets}, 3, chunk=3)
     np.testing.assert_array_equal(chosen.numpy()[:, 0], [2.0, 2.0])
     np.testing.assert_allclose(distance, [0.25, 0.25])
 
 
-def test_hierarchical_selection_matches_brute_force(triple):
+def test_hierarchical_selection_matches_brute_force(triple, monkeypatch):
     lr, mid, hr = triple
     model = _model("hierarchical", lower=5, upper=7, chunk=3)
-    drawn = _record_noise(model)
-    z_lo, z_up, d_lo, d_up = model.select_codes(lr, mid, hr)
+    drawn = _record_noise(monkeypatch)
+    z_lo, z_up, d_lo, d_up, _ = model.select_codes(lr, mid, hr)
     lower_codes = np.concatenate(drawn[:2], axis=1)  # chunks of 3 + 2: [B, 5, 2h, 2w, c]
     upper_codes = np.concatenate(drawn[2:], axis=1)  # chunks of 3 + 3 + 1
     assert lower_codes.shape[1] == 5 and upper_codes.shape[1] == 7
@@ -92,11 +96,11 @@ def test_hierarchical_selection_matches_brute_force(triple):
     np.testing.assert_allclose(d_up, upper_d.min(axis=1), rtol=1e-5)
 
 
-def test_joint_selection_chooses_pairs_on_the_4x_output(triple):
+def test_joint_selection_chooses_pairs_on_the_4x_output(triple, monkeypatch):
     lr, mid, hr = triple
     model = _model("joint", lower=2, upper=2, chunk=4)  # 4 pairs in one chunk
-    drawn = _record_noise(model)
-    z_lo, z_up, d_lo, d_up = model.select_codes(lr, mid, hr)
+    drawn = _record_noise(monkeypatch)
+    z_lo, z_up, d_lo, d_up, _ = model.select_codes(lr, mid, hr)
     lows, ups = drawn  # one chunk: z_lo codes, then z_up codes, [B, 4, ...]
     outputs = [np.asarray(model.generator([lr, lows[:, j], ups[:, j]])) for j in range(4)]
     d = np.stack([((o - hr) ** 2).mean(axis=(1, 2, 3)) for o in outputs], axis=1)
@@ -136,11 +140,10 @@ def test_bfloat16_selection_chooses_nearly_the_best_float32_sample(rng):
     hr = tf.image.resize(coarse, [32, 32], "bicubic").numpy().clip(0, 1)
     lr, mid, hr = (np.asarray(x) for x in to_triple(tf.constant(hr)))
     exact = _model("joint", lower=8, upper=8, chunk=16, seed=3)
-    fast = _model("joint", lower=8, upper=8, chunk=16, seed=3)
-    fast.selection_precision = "bfloat16"
+    fast = _model("joint", lower=8, upper=8, chunk=16, seed=3, precision="bfloat16")
     fast.generator.set_weights(exact.generator.get_weights())
-    z_lo, z_up, _, d_exact = exact.select_codes(lr, mid, hr)
-    z_lo16, z_up16, _, d_fast = fast.select_codes(lr, mid, hr)
+    z_lo, z_up, _, d_exact, _ = exact.select_codes(lr, mid, hr)
+    z_lo16, z_up16, _, d_fast, _ = fast.select_codes(lr, mid, hr)
     # The bfloat16 choice, re-measured in float32, is within 2% of the float32 optimum.
     chosen = exact.generator([lr, z_lo16, z_up16])
     d_chosen = ((np.asarray(chosen) - hr) ** 2).mean(axis=(1, 2, 3))
@@ -148,3 +151,27 @@ def test_bfloat16_selection_chooses_nearly_the_best_float32_sample(rng):
     assert np.mean(np.all(np.asarray(z_up16) == np.asarray(z_up), axis=(1, 2, 3))) >= 0.5
     # and bfloat16 did run: its distances are not bit-identical to float32 ones.
     assert np.abs(np.asarray(d_fast) - np.asarray(d_exact)).max() > 0
+
+
+def test_bfloat16_selection_leaves_the_models_policies_alone(triple):
+    model = _model(precision="bfloat16")
+    before = [layer.dtype_policy.name for layer in model.generator.lower.layers]
+    chosen = tf.function(model.select_codes)(*triple)
+    assert [layer.dtype_policy.name for layer in model.generator.lower.layers] == before
+    assert set(before) == {"float32"}
+    assert chosen.z_lo.dtype == tf.float32 and np.all(np.isfinite(chosen.upper_distance))
+
+
+def test_an_inputs_codes_do_not_depend_on_its_batch(triple):
+    """Input b's seed decides its codes: a batch split in two selects what it selects whole."""
+    lr, mid, hr = triple
+    settings = selection.SelectionSettings(PIXELS, 3, 3, 2)
+    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
+    features = FeatureExtractor(None, ("pixels",))
+    seeds = selection.example_seeds(tf.constant([5, 6], tf.int64), 0, 3)
+    whole = selection.select(generator, features, {"lr": lr, "mid": mid, "hr": hr}, seeds, settings)
+    parts = [selection.select(generator, features, {"lr": lr[s], "mid": mid[s], "hr": hr[s]},
+                              seeds[s], settings) for s in (slice(0, 1), slice(1, 3))]
+    for name in ("z_lo", "z_up", "upper_distance"):
+        joined = np.concatenate([getattr(p, name) for p in parts])
+        np.testing.assert_allclose(joined, getattr(whole, name), rtol=1e-5, atol=1e-6)

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from srim_tf import build, checkpoints, data, train
+from srim_tf import build, checkpoints, data, selection, train
 from srim_tf.imle import SRIM
 from tests.conftest import tiny_config
 
@@ -163,12 +163,12 @@ def test_code_pool_caches_target_features_within_the_budget(budget_mb, pool_size
     strategy = tf.distribute.get_strategy()
     batches = iter(strategy.experimental_distribute_dataset(
         data.make_dataset(build.data_config(config))))
-    pool = train._CodePool(model, strategy, batches, config)
-    pool.refill(step=0)
+    pool = selection.CodePool(model, strategy, batches, config)
+    pool.refill(shuffle_seed=0)
     batch = next(pool.iterator)
-    assert len(batch) == (6 if cached else 5)
+    assert ("hr_features" in batch) == cached
     if cached:
-        lr, mid, hr, *_, features = batch
+        hr, features = batch["hr"], batch["hr_features"]
         assert sorted(features) == ["conv2_2", "pixels"]
         np.testing.assert_allclose(features["conv2_2"], model.features(hr)["conv2_2"],
                                    rtol=1e-4, atol=1e-4)
@@ -185,9 +185,11 @@ def _pool_batches(count, **overrides):
     strategy = tf.distribute.get_strategy()
     batches = iter(strategy.experimental_distribute_dataset(
         data.make_dataset(build.data_config(config))))
-    pool = train._CodePool(model, strategy, batches, config)
-    pool.refill(step=0)
-    return [[np.asarray(x) for x in next(pool.iterator)] for _ in range(count)]
+    pool = selection.CodePool(model, strategy, batches, config)
+    pool.refill(shuffle_seed=0)
+    keys = ("lr", "mid", "hr", "z_lo", "z_up")
+    return [[np.asarray(next_batch[k]) for k in keys]
+            for next_batch in (next(pool.iterator) for _ in range(count))]
 
 
 def test_code_pool_draws_jitter_once_when_it_chooses_the_codes():

@@ -38,7 +38,7 @@ def test_training_on_given_codes_skips_selection(triple):
     model = _compiled()
     lr, mid, hr = triple
     z_lo, z_up = model.generator.noise_shapes(len(lr), lr.shape[1], lr.shape[2])
-    batch = (lr, mid, hr, np.zeros(z_lo, "float32"), np.zeros(z_up, "float32"))
+    batch = dict(lr=lr, mid=mid, hr=hr, z_lo=np.zeros(z_lo, "float32"), z_up=np.zeros(z_up, "float32"))
     model.fit(tf.data.Dataset.from_tensors(batch).repeat(), steps_per_epoch=2, verbose=0)
     # Selection never ran, and given codes keep the jitter they were chosen with: the
     # noise counter never moved.
@@ -66,7 +66,8 @@ def test_reused_codes_keep_their_jitter_unless_per_step(mode, triple):
     lr, mid, hr = triple
     z_lo, z_up = (np.random.default_rng(1).standard_normal(s).astype("float32")
                   for s in model.generator.noise_shapes(len(lr), lr.shape[1], lr.shape[2]))
-    (lo1, up1), (lo2, up2) = _codes_the_step_trains_on(model, (lr, mid, hr, z_lo, z_up), 2)
+    batch = dict(lr=lr, mid=mid, hr=hr, z_lo=z_lo, z_up=z_up)
+    (lo1, up1), (lo2, up2) = _codes_the_step_trains_on(model, batch, 2)
     if mode == "fixed":  # The pool's codes already carry the jitter of their choice.
         np.testing.assert_array_equal(lo1, z_lo)
         np.testing.assert_array_equal(up2, z_up)
@@ -82,8 +83,7 @@ def test_freshly_chosen_codes_get_jitter_in_either_mode(mode, triple):
     lr, mid, hr = triple
     select = model.select_codes
     chosen = []
-    model.select_codes_and_targets = lambda *b: chosen.append(select(*b)) or (
-        *chosen[-1], None)
+    model.select_codes = lambda *b, **k: chosen.append(select(*b, **k)) or chosen[-1]
     ((lo, up),) = _codes_the_step_trains_on(model, (lr, mid, hr), 1)
     assert 0.08 < np.std(lo - np.asarray(chosen[0][0])) < 0.12
     assert 0.08 < np.std(up - np.asarray(chosen[0][1])) < 0.12
@@ -108,14 +108,15 @@ def test_given_target_features_replace_their_recomputation_exactly(triple):
     z_lo, z_up = (np.random.default_rng(1).standard_normal(s).astype("float32")
                   for s in model.generator.noise_shapes(len(lr), lr.shape[1], lr.shape[2]))
     features = {name: v.numpy() for name, v in model.features(hr).items()}
-    recomputed = _one_step(_compiled(**VGG_LOSS), (lr, mid, hr, z_lo, z_up))
-    given = _one_step(_compiled(**VGG_LOSS), (lr, mid, hr, z_lo, z_up, features))
+    batch = dict(lr=lr, mid=mid, hr=hr, z_lo=z_lo, z_up=z_up)
+    recomputed = _one_step(_compiled(**VGG_LOSS), batch)
+    given = _one_step(_compiled(**VGG_LOSS), {**batch, "hr_features": features})
     np.testing.assert_allclose(given[0], recomputed[0], rtol=1e-6)
     for a, b in zip(given[1], recomputed[1]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     # The given features are what the loss uses: wrong ones give another loss.
     wrong = {name: v + 1.0 for name, v in features.items()}
-    assert abs(_one_step(_compiled(**VGG_LOSS), (lr, mid, hr, z_lo, z_up, wrong))[0] - given[0]) > 1e-3
+    assert abs(_one_step(_compiled(**VGG_LOSS), {**batch, "hr_features": wrong})[0] - given[0]) > 1e-3
 
 
 def test_given_target_features_must_cover_the_loss_layers(triple):
@@ -123,14 +124,24 @@ def test_given_target_features_must_cover_the_loss_layers(triple):
     model = _compiled(**VGG_LOSS)
     z_lo, z_up = (np.zeros(s, "float32") for s in model.generator.noise_shapes(len(lr), 8, 8))
     with pytest.raises(ValueError, match="lacks the layers.*conv4_4"):
-        model.train_step((lr, mid, hr, z_lo, z_up, {"pixels": hr, "conv2_2": hr}))
+        model.train_step(dict(lr=lr, mid=mid, hr=hr, z_lo=z_lo, z_up=z_up,
+                              hr_features={"pixels": hr, "conv2_2": hr}))
+
+
+@pytest.mark.parametrize("batch,match", [
+    ((1, 2, 3, 4, 5), "tuple of 5"),
+    ({"lr": 1, "mid": 2, "hr": 3, "z_lo": 4}, "Received: \\['hr', 'lr', 'mid', 'z_lo'\\]"),
+])
+def test_batches_are_3_tuples_or_dicts_with_named_fields(batch, match):
+    with pytest.raises(ValueError, match=match):
+        _compiled().train_step(batch)
 
 
 @pytest.mark.parametrize("selection_precision", ["float32", "bfloat16"])
 def test_selection_returns_the_target_features_the_step_would_compute(selection_precision, triple):
     lr, mid, hr = triple
     model = _compiled(selection_precision=selection_precision, **VGG_LOSS)
-    *_, features = model.select_codes_and_targets(lr, mid, hr)
+    features = model.select_codes(lr, mid, hr, with_targets=True).hr_features
     expected = model.features(hr)  # float32: a bfloat16 selection's own must not leak out
     assert set(features) == set(expected)
     for name in expected:

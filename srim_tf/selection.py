@@ -1,0 +1,311 @@
+"""IMLE sample selection (paper 2.2 and 2.4) and the code pool of code reuse.
+
+For every training input, many noise codes are drawn, the generator's outputs for them
+are compared with that input's target in the feature space, and the nearest one's codes
+are kept. Samples of different inputs never compete. With `mode="hierarchical"` (the
+paper's) the lower code is chosen first on the 2x output against the 2x target, then,
+with it fixed, the upper code on the 4x output; `mode="joint"` draws (lower, upper) pairs
+and chooses on the 4x output alone.
+
+`select` is pure and per replica: each input's codes depend only on that input's seed,
+never on which replica or batch it is in, so a batch split across replicas selects what
+one device would, and no replica talks to another.
+"""
+
+import collections
+import dataclasses
+import math
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from srim_tf import options
+
+MODES = ("hierarchical", "joint")
+
+# What `select` returns: the chosen codes `z_lo [B, 2h, 2w, c]` and `z_up [B, 4h, 4w, c]`,
+# their distances `[B]` per stage (lower is 0 for joint selection), and the target's
+# features (dict of `[B, ...]`, as selection computed them).
+Selection = collections.namedtuple(
+    "Selection", ["z_lo", "z_up", "lower_distance", "upper_distance", "hr_features"])
+
+# The keys of a training batch: `(lr, mid, hr)` always; `z_lo, z_up` when codes are given
+# (code reuse); `hr_features` when the pool also keeps the targets' features.
+BATCH_KEYS = ("lr", "mid", "hr")
+CODE_KEYS = ("z_lo", "z_up")
+FEATURES_KEY = "hr_features"
+
+
+@dataclasses.dataclass(frozen=True)
+class SelectionSettings:
+    """How `select` searches.
+
+    Args:
+        distance: the `Distance` used to choose the nearest sample.
+        num_lower_samples, num_upper_samples: codes drawn per input at each stage (joint
+            selection draws their sum, so both modes cost about the same).
+        sample_chunk: samples per input generated at once; bounds memory.
+        mode: "hierarchical" or "joint".
+    """
+    distance: object
+    num_lower_samples: int = 100
+    num_upper_samples: int = 100
+    sample_chunk: int = 20
+    mode: str = "hierarchical"
+
+    def __post_init__(self):
+        options.check_choice("selection", self.mode, MODES)
+        for name in ("num_lower_samples", "num_upper_samples", "sample_chunk"):
+            options.check_positive_int(name, getattr(self, name))
+
+
+def as_batch(data):
+    """A training batch as a dict with `BATCH_KEYS` (+ `CODE_KEYS`, + `FEATURES_KEY`).
+
+    `(lr, mid, hr)` tuples (what `data.make_dataset` yields) become dicts.
+    """
+    if isinstance(data, (tuple, list)) and len(data) == 3:
+        return dict(zip(BATCH_KEYS, data))
+    if isinstance(data, dict):
+        keys = set(data)
+        allowed = (set(BATCH_KEYS), set(BATCH_KEYS + CODE_KEYS),
+                   set(BATCH_KEYS + CODE_KEYS + (FEATURES_KEY,)))
+        if keys in allowed:
+            return data
+        received = sorted(keys)
+    else:
+        received = f"{type(data).__name__} of {len(data) if isinstance(data, (tuple, list)) else 1}"
+    raise ValueError("SRIM trains on (lr, mid, hr) tuples or dicts with the keys"
+                     f" {list(BATCH_KEYS)}, optionally {list(CODE_KEYS)} and then"
+                     f" {FEATURES_KEY!r}. Received: {received}")
+
+
+def example_seeds(seed, first_index, batch_size):
+    """`[B, 2]` int64 seeds, one per input: `seed` with the input's global batch position."""
+    index = tf.cast(first_index, tf.int64) + tf.range(tf.cast(batch_size, tf.int64))
+    seed = tf.cast(seed, tf.int64)
+    return tf.stack([tf.fill(tf.shape(index), seed[0]), seed[1] + index], axis=1)
+
+
+def per_example_normal(seeds, shape, salt):
+    """`[B, *shape]` standard normals, input b's drawn from `seeds[b]` and `salt` alone."""
+    def one(seed):
+        return tf.random.stateless_normal(
+            shape, seed=tf.random.experimental.stateless_fold_in(seed, salt))
+
+    return tf.map_fn(one, seeds, fn_output_signature=tf.float32)
+
+
+# Salts of an input's draws from its seed: jitter of z_lo and z_up, then the codes of
+# each chunk of samples at each stage (`_code_salt`).
+_JITTER_SALTS = {"z_lo": 0, "z_up": 1}
+
+
+def _code_salt(stage, chunk_index):
+    return 2 + 2 * chunk_index + stage  # stage 0: lower, 1: upper
+
+
+def jitter(z_lo, z_up, seeds, std):
+    """Chosen codes `[B, ...]` plus `std` * N(0, 1), each input's drawn from its own seed."""
+    if not std:
+        return z_lo, z_up
+    return tuple(z + std * per_example_normal(seeds, tf.shape(z)[1:], _JITTER_SALTS[name])
+                 for name, z in (("z_lo", z_lo), ("z_up", z_up)))
+
+
+def _repeat(images, times):
+    return tf.repeat(images, times, axis=0)  # [B * times, ...], input-major
+
+
+def _merge(codes):
+    shape = tf.shape(codes)  # [B, c, ...] -> [B * c, ...]
+    return tf.reshape(codes, tf.concat([[shape[0] * shape[1]], shape[2:]], axis=0))
+
+
+def nearest(sample_fn, features, distance, target_features, num_samples, chunk):
+    """Runs `sample_fn` chunk by chunk and keeps, per input, the nearest sample.
+
+    Args:
+        sample_fn: `(chunk_index, c) -> (codes, images)`, codes a tuple of `[B, c, ...]`
+            tensors and images `[B * c, H, W, 3]` (input-major).
+        features: the feature extractor.
+        distance: the `Distance` to the targets.
+        target_features: features of the targets, dict of `[B, ...]`.
+        num_samples: m, the samples per input.
+        chunk: samples per input per call of `sample_fn`.
+
+    Returns:
+        `(codes, distances)`: the chosen codes, each `[B, ...]`, and their distances `[B]`.
+    """
+    chunk = min(chunk, num_samples)
+    sizes = [chunk] * (num_samples // chunk)
+    if num_samples % chunk:
+        sizes.append(num_samples % chunk)
+    best_codes, best_distance = None, None
+    for index, size in enumerate(sizes):
+        # Chaining each chunk on the previous result keeps them sequential, so only
+        # one chunk's activations are alive at a time.
+        deps = [] if best_distance is None else [best_distance]
+        with tf.control_dependencies(deps):
+            codes, images = sample_fn(index, size)
+            distances = distance.to_targets(features(tf.stop_gradient(images)),
+                                            target_features, size)
+        closest = tf.argmin(distances, axis=1, output_type=tf.int32)  # [B]
+        closest_distance = tf.reduce_min(distances, axis=1)
+        chosen = tuple(tf.gather(code, closest, axis=1, batch_dims=1) for code in codes)
+        if best_distance is None:
+            best_codes, best_distance = chosen, closest_distance
+            continue
+        # Strictly nearer only: ties keep the earlier sample, like a global argmin.
+        better = closest_distance < best_distance
+        best_codes = tuple(
+            tf.where(tf.reshape(better, [-1] + [1] * (len(new.shape) - 1)), new, old)
+            for new, old in zip(chosen, best_codes))
+        best_distance = tf.where(better, closest_distance, best_distance)
+    return best_codes, best_distance
+
+
+def select(generator, features, batch, seeds, settings):
+    """Chooses each input's codes; pure and per replica.
+
+    Args:
+        generator: anything with `lower`, `upper` (the stages, callable on
+            `[image, lr, noise]`) and `noise_channels`: a `SRIMGenerator`, or stages at
+            another precision (`precision.PrecisionCopy`).
+        features: a `FeatureExtractor` (its trunk may be a `PrecisionCopy`).
+        batch: dict with "lr" `[B, h, w, 3]`, "mid" `[B, 2h, 2w, 3]`, "hr" `[B, 4h, 4w, 3]`.
+        seeds: `[B, 2]` int64, one stateless seed per input (`example_seeds`).
+        settings: `SelectionSettings`.
+
+    Returns:
+        A `Selection`.
+    """
+    lr = tf.cast(batch["lr"], tf.float32)
+    shape = tf.shape(lr)
+    height, width = shape[1], shape[2]
+    channels = generator.noise_channels
+    hr_features = features(batch["hr"])
+
+    def codes(stage, index, c):
+        # Each chunk's codes of each input from that input's seed: [B, c, H, W, channels].
+        scale = 2 * (stage + 1)
+        return per_example_normal(seeds, [c, scale * height, scale * width, channels],
+                                  _code_salt(stage, index))
+
+    if settings.mode == "joint":
+        def joint_samples(index, c):
+            z_lo, z_up = codes(0, index, c), codes(1, index, c)
+            lr_c = _repeat(lr, c)
+            mid = generator.lower([lr_c, lr_c, _merge(z_lo)])
+            return (z_lo, z_up), generator.upper([mid, lr_c, _merge(z_up)])
+
+        (z_lo, z_up), d_up = nearest(
+            joint_samples, features, settings.distance, hr_features,
+            settings.num_lower_samples + settings.num_upper_samples, settings.sample_chunk)
+        return Selection(z_lo, z_up, tf.zeros_like(d_up), d_up, hr_features)
+
+    def lower_samples(index, c):
+        z_lo = codes(0, index, c)
+        lr_c = _repeat(lr, c)
+        return (z_lo,), generator.lower([lr_c, lr_c, _merge(z_lo)])
+
+    (z_lo,), d_lo = nearest(lower_samples, features, settings.distance,
+                            features(batch["mid"]), settings.num_lower_samples,
+                            settings.sample_chunk)
+    base = tf.cast(generator.lower([lr, lr, z_lo]), tf.float32)  # [B, 2h, 2w, 3]
+
+    def upper_samples(index, c):
+        z_up = codes(1, index, c)
+        return (z_up,), generator.upper([_repeat(base, c), _repeat(lr, c), _merge(z_up)])
+
+    (z_up,), d_up = nearest(upper_samples, features, settings.distance, hr_features,
+                            settings.num_upper_samples, settings.sample_chunk)
+    return Selection(z_lo, z_up, d_lo, d_up, hr_features)
+
+
+class CodePool:
+    """Code reuse: choose codes for a pool of images, then train on random batches of it.
+
+    Each pool image is trained on about `code_reuse_steps * batch_size / code_pool_size`
+    times (500 in the authors' schedule), so its target's VGG features are kept with its
+    codes when they fit in `--target_feature_cache_mb`: every step then skips one VGG
+    forward pass per image.
+
+    Every worker keeps what its own replicas chose for their own images: a worker's pool
+    is its share of the global pool, and its batches feed only its own replicas.
+
+    Args:
+        model: the `SRIM` model (`select_codes`, `jitter_codes`, `code_jitter_mode`).
+        strategy: the distribution strategy.
+        batch_iterator: distributed iterator of `(lr, mid, hr)` batches.
+        config: the flat config (`code_pool_size`, `batch_size`, `target_feature_cache_mb`).
+    """
+
+    def __init__(self, model, strategy, batch_iterator, config):
+        self.model, self.strategy, self.batches = model, strategy, batch_iterator
+        self.size, self.batch_size = config["code_pool_size"], config["batch_size"]
+        # Pixel-only features are the target itself: nothing to save by caching.
+        self.cache_targets = model.features.trunk is not None and config["target_feature_cache_mb"] > 0
+        self.cache_budget_bytes = config["target_feature_cache_mb"] * 2 ** 20
+        self.iterator = None
+
+        @tf.function
+        def choose(batch, with_targets):
+            def one_replica(triple):
+                chosen = model.select_codes(*triple, with_targets=with_targets)
+                if model.code_jitter_mode == "fixed":  # Kept for the pool's whole life.
+                    z_lo, z_up = model.jitter_codes(chosen.z_lo, chosen.z_up)
+                    chosen = chosen._replace(z_lo=z_lo, z_up=z_up)
+                return chosen
+
+            return strategy.run(one_replica, args=(batch,))
+
+        self._choose = choose
+
+    def _local(self, value):
+        # This worker's replicas' parts, in replica order: [local batch, ...].
+        return np.concatenate([np.asarray(x) for x in self.strategy.experimental_local_results(value)])
+
+    def _fits_budget(self, features, rows):
+        pool_bytes = sum(v.nbytes for v in features.values()) / rows * self.size
+        if pool_bytes > self.cache_budget_bytes:
+            logging.info("Target features of the code pool would take %.0f MB, over"
+                         " --target_feature_cache_mb=%d: recomputing them every step.",
+                         pool_bytes / 2 ** 20, self.cache_budget_bytes // 2 ** 20)
+            return False
+        logging.info("Caching the code pool's target features (%.0f MB).", pool_bytes / 2 ** 20)
+        return True
+
+    def refill(self, shuffle_seed):
+        """Chooses codes for a new pool; returns this worker's mean nearest distances per stage."""
+        parts, distances = [], []
+        for index in range(math.ceil(self.size / self.batch_size)):
+            triple = next(self.batches)
+            chosen = self._choose(triple, self.cache_targets)
+            part = {key: self._local(x) for key, x in zip(BATCH_KEYS, triple)}
+            part.update(z_lo=self._local(chosen.z_lo), z_up=self._local(chosen.z_up))
+            if self.cache_targets:
+                targets = {name: self._local(v) for name, v in chosen.hr_features.items()}
+                if index == 0:
+                    self.cache_targets = self._fits_budget(targets, len(part["lr"]))
+                if self.cache_targets:
+                    part[FEATURES_KEY] = targets
+            parts.append(part)
+            distances.append([float(np.mean(self._local(d)))
+                              for d in (chosen.lower_distance, chosen.upper_distance)])
+        # This worker's share of the pool: as many of its rows as its share of the batches.
+        local_rows = sum(len(part["lr"]) for part in parts)
+        local_size = math.ceil(self.size * local_rows / (len(parts) * self.batch_size))
+        pool = tf.nest.map_structure(lambda *columns: np.concatenate(columns)[:local_size], *parts)
+        global_batch = self.batch_size
+
+        def local_dataset(context):
+            # The pool is this worker's already: no sharding, just per-replica batches.
+            return tf.data.Dataset.from_tensor_slices(pool).shuffle(
+                len(pool["lr"]), seed=shuffle_seed).repeat().batch(
+                    context.get_per_replica_batch_size(global_batch), drop_remainder=True)
+
+        self.iterator = iter(self.strategy.distribute_datasets_from_function(local_dataset))
+        lower, upper = np.mean(distances, axis=0)
+        return {"nearest_distance_lower": lower, "nearest_distance_upper": upper}
