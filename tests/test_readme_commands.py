@@ -1,0 +1,108 @@
+"""Every command in README.md runs as written, in a directory laid out like a fresh clone.
+
+Commands are the README's indented code lines. Those that need the network, another
+machine or software we do not ship are listed in NOT_RUN with the reason; a new command
+that is neither run nor listed fails the test, so the README cannot drift silently.
+Training runs with a few extra flags appended (2 steps instead of minutes); evaluation
+with one sample instead of ten.
+"""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+
+# Line prefixes of code lines that are not run here, and why.
+NOT_RUN = {
+    "python3 -m venv": "set-up: pip needs the network (its bin/ command is run separately)",
+    "tensorflow_model_server": "TensorFlow Serving is not installed with this package",
+    "curl ": "needs a running TensorFlow Serving",
+    "TF_CONFIG=": "needs two hosts",
+    "# and the same on host2": "needs two hosts",
+    "--data=": "flag examples, not commands",
+    "import grpc": "gRPC client: needs tensorflow-serving-api and a running server",
+    "from tensorflow_serving": "gRPC client",
+    "stub = ": "gRPC client",
+    "request": "gRPC client",
+    "samples = tf.make_ndarray": "gRPC client",
+}
+# Appended to slow commands: the same code path, seconds instead of minutes.
+FAST = {
+    "bin/srim_train": ["--train_steps=2", "--checkpoint_every=2", "--summary_every=1",
+                       "--image_summary_every=2", "--batch_size=2", "--num_lower_samples=2",
+                       "--num_upper_samples=2", "--sample_chunk=2", "--num_validation_images=1",
+                       "--num_summary_samples=1"],
+    "bin/srim_eval": ["--num_samples=1"],
+}
+
+
+def readme_code_lines():
+    """The README's indented code lines, with `\\`-continued lines joined."""
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    lines, pending = [], ""
+    for line in text.splitlines():
+        if not line.startswith("    ") or not line.strip():
+            continue
+        pending += line.strip()
+        if pending.endswith("\\"):
+            pending = pending[:-1] + " "
+            continue
+        lines.append(pending)
+        pending = ""
+    return lines
+
+
+def runnable(line):
+    """The command to run for a README line, or None if NOT_RUN lists it."""
+    if line.startswith("python3 -m venv"):
+        # The set-up's last step, when it is one of our programs.
+        last = line.split("&&")[-1].strip()
+        return last if last.startswith("bin/") else None
+    if any(line.startswith(prefix) for prefix in NOT_RUN):
+        return None
+    return line
+
+
+COMMANDS = [c for c in (runnable(line) for line in readme_code_lines()) if c]
+
+
+def test_every_readme_code_line_is_run_or_listed_as_not_run():
+    for command in COMMANDS:
+        assert command.startswith(("bin/srim_", "python -c")), (
+            f"New README command: add it to the test (or to NOT_RUN with a reason): {command}")
+    assert len(COMMANDS) >= 8, COMMANDS
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory):
+    """A directory with the repository's tracked top-level folders, as a fresh clone has."""
+    top = tmp_path_factory.mktemp("clone")
+    path = top / "srim_tf"
+    path.mkdir()
+    for name in ("bin", "configs", "benchmarks", "srim_tf", "README.md"):
+        os.symlink(os.path.join(ROOT, name), path / name)
+    if os.path.isdir(SHARED):
+        os.symlink(SHARED, top / "shared")
+    return str(path)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_readme_command_runs(command, clone):
+    if "../shared/data" in command and not os.path.isdir(os.path.join(clone, "..", "shared", "data")):
+        pytest.skip("needs ../shared/data")
+    program = command.split()[0]
+    full = " ".join([command.split(" #")[0], *FAST.get(program, [])])  # flags before a comment
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    result = subprocess.run(["bash", "-c", full], cwd=clone, env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, f"{full}\n{result.stderr[-3000:]}"
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    for output in re.findall(r"--(?:output_dir|export_dir|tflite|json|csv)=(\S+)", command):
+        assert os.path.exists(os.path.join(clone, output)), (output, os.listdir(clone))
