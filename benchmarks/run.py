@@ -31,7 +31,12 @@ from srim_tf import flags as srim_flags  # noqa: E402
 from srim_tf.distances import Distance  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The authors' PyTorch code on this machine (issue 7): seconds.
+# The authors' PyTorch code (SRIM-pytorch) on this machine, in seconds: typed in from the
+# targets of issue 7, measured separately and earlier, not in this run (torch is not
+# installed here). Issue 7 does not record the date, the torch version or the command.
+AUTHORS_SOURCE = ("The authors' figures are typed in from issue 7's separate measurement of their"
+                  " PyTorch code on this machine (2 cores, fp32), not measured in this run; issue 7"
+                  " does not record its date, torch version or command.")
 AUTHORS = {"generator_chunk_20": 2.97, "train_step_batch_16": 10.0,
            "select_per_image_best": 36.5, "select_per_image_as_coded": 58.4}
 
@@ -350,7 +355,7 @@ def markdown(results):
         lines.append(f"| {row['name']} (batch {row['batch_size']}, HR {row['hr_size']}, {row['samples'][0]}+{row['samples'][1]} codes)"
                      f" | {row['step_seconds']:.3f} | {p['sample generation']:.3f} | {p['feature extraction']:.3f}"
                      f" | {p['distances and selection']:.4f} | {p['gradient step']:.3f} | {100 * row['selection_and_distance_share']:.2f}% |")
-    lines += ["", "| paper shapes (32->128, 1.54 M params) | ours fp32 | ours bf16 | authors (PyTorch, fp32) | speed-up fp32 / bf16 |",
+    lines += ["", "| paper shapes (32->128, 1.54 M params) | ours fp32 | ours bf16 | authors (PyTorch, fp32, typed in*) | speed-up fp32 / bf16 |",
               "|---|---|---|---|---|"]
     f32, b16 = results["paper"]["float32"], results["paper"]["bfloat16"]
     for key, authors in (("generator_chunk_20_seconds", AUTHORS["generator_chunk_20"]),
@@ -363,6 +368,7 @@ def markdown(results):
             lines.append(f"| {key} | - | {b16[key]:.2f} | {authors} | - / {authors / b16[key]:.2f}x |")
     lines.append(f"| per-image selection vs the authors' code as written ({AUTHORS['select_per_image_as_coded']} s) | | | |"
                  f" {AUTHORS['select_per_image_as_coded'] / f32['select_per_image_seconds']:.2f}x / {AUTHORS['select_per_image_as_coded'] / b16['select_per_image_seconds']:.2f}x |")
+    lines.append(f"\n\\* {AUTHORS_SOURCE}")
     if f32.get("select_extrapolated_from"):
         lines.append(f"\n(selection measured with {f32['select_extrapolated_from']} and scaled to 100+100;"
                      f" training step measured at {f32['train_step_extrapolated_from']} and scaled to 16)")
