@@ -72,7 +72,8 @@ def srim(config):
                  mid_loss_weight=config["mid_loss_weight"],
                  zero_code_loss_weight=config["zero_code_loss_weight"], code_jitter=config["code_jitter"],
                  code_jitter_mode=config["code_jitter_mode"],
-                 seed=config["seed"], selection_precision=config["selection_precision"])
+                 seed=config["seed"], selection_precision=config["selection_precision"],
+                 selection_patch=config["selection_patch"])
     return model, vgg_source
 
 

@@ -55,6 +55,12 @@ flags.DEFINE_integer("num_upper_samples", 100, "Upper-stage codes drawn per inpu
 flags.DEFINE_integer("sample_chunk", 20, "Samples per input generated at once (bounds memory).")
 flags.DEFINE_enum("selection", "hierarchical", ["hierarchical", "joint"],
                   "hierarchical (paper 2.4) or joint: m_lo + m_up code pairs chosen on the 4x output.")
+flags.DEFINE_integer("selection_patch", 0,
+                     "0 (the paper): choose one code per training image. N: choose the nearest"
+                     " sample separately for every N x N-LR-pixel patch and assemble the code"
+                     " field from the winners (not in the paper; keeps local ambiguities from"
+                     " averaging out, see benchmarks/README.md). Must divide --hr_size / 4.",
+                     lower_bound=0)
 flags.DEFINE_enum("selection_precision", "float32", ["float32", "bfloat16"],
                   "Compute precision of sample selection (no gradients): bfloat16 is ~2x faster"
                   " on CPUs with AVX-512 BF16 and on accelerators.")

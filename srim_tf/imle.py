@@ -61,6 +61,8 @@ class SRIM(keras.Model):
             generation and features during selection (the gradient step stays float32).
             bfloat16 selection runs on copies of the models built for it, which read the
             same weights.
+        selection_patch: 0 (the paper) chooses one code per input; N chooses the nearest
+            sample separately for every N x N-LR-pixel patch (`patchwise.py`).
 
     Examples:
         >>> from srim_tf.model import SRIMGenerator
@@ -75,10 +77,11 @@ class SRIM(keras.Model):
                  num_lower_samples=100, num_upper_samples=100, sample_chunk=20,
                  selection="hierarchical", mid_loss_weight=0.0, zero_code_loss_weight=0.0,
                  code_jitter=0.1, code_jitter_mode="fixed", seed=0,
-                 selection_precision="float32", **kwargs):
+                 selection_precision="float32", selection_patch=0, **kwargs):
         super().__init__(**kwargs)
         self.selection_settings = sel.SelectionSettings(
-            selection_distance, num_lower_samples, num_upper_samples, sample_chunk, selection)
+            selection_distance, num_lower_samples, num_upper_samples, sample_chunk, selection,
+            selection_patch)
         options.check_choice("selection_precision", selection_precision, PRECISIONS)
         options.check_choice("code_jitter_mode", code_jitter_mode, JITTER_MODES)
         if loss_distance.projection != "none":

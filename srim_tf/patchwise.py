@@ -80,12 +80,12 @@ def choose(codes, patch_index):
     Returns:
         `[B, H, W, C]`.
     """
-    index = _to_pixels(patch_index, codes.shape[2], codes.shape[3])  # [B, H, W]
+    index = _to_pixels(patch_index, tf.shape(codes)[2], tf.shape(codes)[3])  # [B, H, W]
     by_pixel = tf.transpose(codes, [0, 2, 3, 1, 4])  # [B, H, W, m, C]
     return tf.gather(by_pixel, index, axis=3, batch_dims=3)
 
 
 def keep_better(new_codes, old_codes, better):
     """Codes `[B, H, W, C]` from `new_codes` in the patches where `better` `[B, gh, gw]` holds."""
-    mask = _to_pixels(better, new_codes.shape[1], new_codes.shape[2])[..., None]
+    mask = _to_pixels(better, tf.shape(new_codes)[1], tf.shape(new_codes)[2])[..., None]
     return tf.where(mask, new_codes, old_codes)

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from srim_tf import options
+from srim_tf import options, patchwise
 
 MODES = ("hierarchical", "joint")
 
@@ -47,17 +47,26 @@ class SelectionSettings:
             selection draws their sum, so both modes cost about the same).
         sample_chunk: samples per input generated at once; bounds memory.
         mode: "hierarchical" or "joint".
+        patch: 0 chooses one code per input (the paper); N chooses per N x N-LR-pixel
+            patch of the target (`patchwise.py`).
     """
     distance: object
     num_lower_samples: int = 100
     num_upper_samples: int = 100
     sample_chunk: int = 20
     mode: str = "hierarchical"
+    patch: int = 0
 
     def __post_init__(self):
         options.check_choice("selection", self.mode, MODES)
         for name in ("num_lower_samples", "num_upper_samples", "sample_chunk"):
             options.check_positive_int(name, getattr(self, name))
+        if isinstance(self.patch, bool) or not isinstance(self.patch, int) or self.patch < 0:
+            raise ValueError("`selection_patch` must be 0 (whole images) or a patch size in LR"
+                             f" pixels >= 1. Received: selection_patch={self.patch!r}")
+        if self.patch and self.distance.projection != "none":
+            raise ValueError("Patch-wise selection needs exact distances: use --projection=none"
+                             f" with --selection_patch. Received: projection={self.distance.projection!r}")
 
 
 def as_batch(data):
@@ -123,7 +132,7 @@ def _merge(codes):
     return tf.reshape(codes, tf.concat([[shape[0] * shape[1]], shape[2:]], axis=0))
 
 
-def nearest(sample_fn, features, distance, target_features, num_samples, chunk):
+def nearest(sample_fn, features, distance, target_features, num_samples, chunk, grid=None):
     """Runs `sample_fn` chunk by chunk and keeps, per input, the nearest sample.
 
     Args:
@@ -134,9 +143,12 @@ def nearest(sample_fn, features, distance, target_features, num_samples, chunk):
         target_features: features of the targets, dict of `[B, ...]`.
         num_samples: m, the samples per input.
         chunk: samples per input per call of `sample_fn`.
+        grid: None for one choice per input, or `(gh, gw)`: one choice per patch of that
+            grid (`patchwise.py`); codes must then be `[B, c, H, W, C]`.
 
     Returns:
-        `(codes, distances)`: the chosen codes, each `[B, ...]`, and their distances `[B]`.
+        `(codes, distances)`: the chosen codes, each `[B, ...]`, and their distances `[B]`
+        (with a grid, the mean over patches of each patch's nearest distance).
     """
     chunk = min(chunk, num_samples)
     sizes = [chunk] * (num_samples // chunk)
@@ -149,20 +161,33 @@ def nearest(sample_fn, features, distance, target_features, num_samples, chunk):
         deps = [] if best_distance is None else [best_distance]
         with tf.control_dependencies(deps):
             codes, images = sample_fn(index, size)
-            distances = distance.to_targets(features(tf.stop_gradient(images)),
-                                            target_features, size)
-        closest = tf.argmin(distances, axis=1, output_type=tf.int32)  # [B]
+            sample_features = features(tf.stop_gradient(images))
+            if grid is None:
+                distances = distance.to_targets(sample_features, target_features, size)  # [B, c]
+            else:
+                distances = patchwise.patch_distances(
+                    distance, sample_features, target_features, size, grid)  # [B, c, gh, gw]
+        closest = tf.argmin(distances, axis=1, output_type=tf.int32)  # [B] or [B, gh, gw]
         closest_distance = tf.reduce_min(distances, axis=1)
-        chosen = tuple(tf.gather(code, closest, axis=1, batch_dims=1) for code in codes)
+        if grid is None:
+            chosen = tuple(tf.gather(code, closest, axis=1, batch_dims=1) for code in codes)
+        else:
+            chosen = tuple(patchwise.choose(code, closest) for code in codes)
         if best_distance is None:
             best_codes, best_distance = chosen, closest_distance
             continue
         # Strictly nearer only: ties keep the earlier sample, like a global argmin.
         better = closest_distance < best_distance
-        best_codes = tuple(
-            tf.where(tf.reshape(better, [-1] + [1] * (len(new.shape) - 1)), new, old)
-            for new, old in zip(chosen, best_codes))
+        if grid is None:
+            best_codes = tuple(
+                tf.where(tf.reshape(better, [-1] + [1] * (len(new.shape) - 1)), new, old)
+                for new, old in zip(chosen, best_codes))
+        else:
+            best_codes = tuple(patchwise.keep_better(new, old, better)
+                               for new, old in zip(chosen, best_codes))
         best_distance = tf.where(better, closest_distance, best_distance)
+    if grid is not None:
+        best_distance = tf.reduce_mean(best_distance, axis=[1, 2])
     return best_codes, best_distance
 
 
@@ -186,6 +211,11 @@ def select(generator, features, batch, seeds, settings):
     height, width = shape[1], shape[2]
     channels = generator.noise_channels
     hr_features = features(batch["hr"])
+    grid = None
+    if settings.patch:
+        # Patch-wise choice needs the LR size at trace time (fixed-size training crops).
+        patchwise.check_patch(settings.patch, lr.shape[1], lr.shape[2])
+        grid = (lr.shape[1] // settings.patch, lr.shape[2] // settings.patch)
 
     def codes(stage, index, c):
         # Each chunk's codes of each input from that input's seed: [B, c, H, W, channels].
@@ -202,7 +232,7 @@ def select(generator, features, batch, seeds, settings):
 
         (z_lo, z_up), d_up = nearest(
             joint_samples, features, settings.distance, hr_features,
-            settings.num_lower_samples + settings.num_upper_samples, settings.sample_chunk)
+            settings.num_lower_samples + settings.num_upper_samples, settings.sample_chunk, grid)
         return Selection(z_lo, z_up, tf.zeros_like(d_up), d_up, hr_features)
 
     def lower_samples(index, c):
@@ -212,7 +242,7 @@ def select(generator, features, batch, seeds, settings):
 
     (z_lo,), d_lo = nearest(lower_samples, features, settings.distance,
                             features(batch["mid"]), settings.num_lower_samples,
-                            settings.sample_chunk)
+                            settings.sample_chunk, grid)
     base = tf.cast(generator.lower([lr, lr, z_lo]), tf.float32)  # [B, 2h, 2w, 3]
 
     def upper_samples(index, c):
@@ -220,7 +250,7 @@ def select(generator, features, batch, seeds, settings):
         return (z_up,), generator.upper([_repeat(base, c), _repeat(lr, c), _merge(z_up)])
 
     (z_up,), d_up = nearest(upper_samples, features, settings.distance, hr_features,
-                            settings.num_upper_samples, settings.sample_chunk)
+                            settings.num_upper_samples, settings.sample_chunk, grid)
     return Selection(z_lo, z_up, d_lo, d_up, hr_features)
 
 

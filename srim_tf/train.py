@@ -28,6 +28,12 @@ def _check_config(config):
                 "num_validation_images", "num_summary_samples", "keep_checkpoints"):
         if not isinstance(config[key], int) or config[key] < 1:
             raise ValueError(f"--{key} must be an integer >= 1. Received: --{key}={config[key]}")
+    patch, lr_size = config.get("selection_patch", 0), config["hr_size"] // 4
+    # conv4_4 features are at half the LR resolution: a patch must hold whole feature pixels.
+    if patch and (lr_size % patch or patch % 2 and config["selection_conv4_4_weight"]):
+        raise ValueError("--selection_patch must divide the LR patch size (--hr_size / 4) and be"
+                         " even when conv4_4 features choose samples. Received:"
+                         f" --selection_patch={patch} --hr_size={config['hr_size']}")
     try:
         [int(s) for s in config["lr_decay_steps"]]
     except ValueError as error:

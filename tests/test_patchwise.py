@@ -45,3 +45,47 @@ def test_grid_must_divide_every_layer():
     with pytest.raises(ValueError, match="not a multiple"):
         patchwise.patch_distances(Distance({"pixels": 1.0}), {"pixels": tf.zeros((2, 6, 6, 3))},
                                   {"pixels": tf.zeros((1, 6, 6, 3))}, 2, (4, 4))
+
+
+def test_patchwise_selection_assembles_each_patch_from_a_drawn_sample(triple):
+    """Every patch's codes are one drawn sample's; patches are never farther than a whole-image choice."""
+    from srim_tf import selection
+    from srim_tf.features import FeatureExtractor
+    from srim_tf.model import SRIMGenerator
+
+    lr, mid, hr = triple  # LR 8x8
+    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
+    features = FeatureExtractor(None, ("pixels",))
+    seeds = selection.example_seeds(tf.constant([1, 2], tf.int64), 0, 3)
+    batch = {"lr": tf.constant(lr), "mid": tf.constant(mid), "hr": tf.constant(hr)}
+    pixels = Distance({"pixels": 1.0}, "l2")
+    whole = selection.select(generator, features, batch, seeds,
+                             selection.SelectionSettings(pixels, 6, 6, 4, patch=0))
+    patches = selection.select(generator, features, batch, seeds,
+                               selection.SelectionSettings(pixels, 6, 6, 4, patch=4))
+    # The upper codes of each 4x4-LR patch (16x16 at 4x) equal one of the 6 drawn for it.
+    drawn = np.concatenate([selection.per_example_normal(seeds, [c, 32, 32, 5], 2 * i + 3).numpy()
+                            for i, c in enumerate((4, 2))], axis=1)  # [B, 6, 32, 32, 5]
+    z_up = patches.z_up.numpy()
+    sources = set()
+    for b in range(3):
+        for py in range(2):
+            for px in range(2):
+                window = (slice(16 * py, 16 * py + 16), slice(16 * px, 16 * px + 16))
+                hits = [j for j in range(6)
+                        if np.array_equal(drawn[b, j][window], z_up[b][window])]
+                assert len(hits) == 1
+                sources.add((b, hits[0]))
+    assert len(sources) > 3  # Not all patches of an input took the same sample.
+    # The lower stage differs between the two runs, so compare the lower stage alone.
+    assert np.all(patches.lower_distance.numpy() <= whole.lower_distance.numpy() + 1e-6)
+
+
+def test_patchwise_selection_trains_through_srim_train(tmp_path):
+    from tests.conftest import tiny_config
+    from srim_tf.train import train_and_evaluate
+
+    logs = train_and_evaluate(tiny_config(selection_patch=4, train_steps=2), str(tmp_path / "run"))
+    assert np.isfinite(logs["loss"])
+    with pytest.raises(ValueError, match="selection_patch"):
+        train_and_evaluate(tiny_config(selection_patch=3), str(tmp_path / "bad"))
