@@ -30,7 +30,8 @@ def data_config(config):
         augment=config["augment"], degradations=tuple(config["degradations"]),
         cache=config["cache_data"], seed=config["seed"], tfds_data_dir=config["tfds_data_dir"],
         tfds_classes=tuple(int(c) for c in config["tfds_classes"]),
-        tfds_per_class=config["tfds_per_class"])
+        tfds_per_class=config["tfds_per_class"],
+        held_out=0 if config.get("validation_data") else config.get("num_validation_images", 0))
 
 
 def generator(config):

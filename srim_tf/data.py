@@ -20,6 +20,7 @@ import dataclasses
 import os
 from concurrent import futures
 
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
@@ -53,6 +54,7 @@ class DataConfig:
     tfds_data_dir: str = None
     tfds_classes: tuple = ()
     tfds_per_class: int = 0
+    held_out: int = 0  # images kept out of training, for validation (`validation_triples`)
 
 
 @dataclasses.dataclass
@@ -199,14 +201,34 @@ def _to_rgb8(image):
     return tf.ensure_shape(image, [None, None, 3])
 
 
-def image_dataset(config, report_to=None, scanned=None):
+HELD_OUT_SEED = 0  # Fixed, not --seed: a resumed run (new data seed) holds out the same images.
+
+
+def held_out_split(paths, count):
+    """`(training, held_out)`: `count` of `paths` chosen by a fixed seed, the rest, both sorted."""
+    if count and count >= len(paths):
+        raise ValueError(f"Holding out {count} validation images needs more than {count} usable"
+                         f" training images. Received: {len(paths)} usable images; pass fewer"
+                         " --num_validation_images or separate --validation_data.")
+    held = set(np.random.default_rng(HELD_OUT_SEED).permutation(len(paths))[:count].tolist())
+    return ([p for i, p in enumerate(paths) if i not in held],
+            [p for i, p in enumerate(paths) if i in held])
+
+
+def image_dataset(config, report_to=None, scanned=None, part="training"):
     """All sources' decoded uint8 RGB images, one pass, in a fixed order.
+
+    `config.held_out` images are kept apart: a fixed, seeded choice among the image files
+    (the first images of the TFDS stream when there are no files). `part="training"` gives
+    the rest, `part="held_out"` those.
 
     Args:
         config: `DataConfig`.
         report_to: optional list that receives the `ScanReport` of file sources.
         scanned: a `ScanReport` of these sources from an earlier call, to skip the scan.
+        part: "training" or "held_out".
     """
+    options.check_choice("part", part, ("training", "held_out"))
     options.check_choice("hr_mode", config.hr_mode, HR_MODES)
     paths, datasets = [], []
     for kind, argument in parse_sources(config.sources):
@@ -231,9 +253,15 @@ def image_dataset(config, report_to=None, scanned=None):
                 f"No usable image in data={config.sources!r}: {report.summary()}. Crop mode needs"
                 f" images of at least {config.hr_size}x{config.hr_size} (or use --hr_mode=resize).")
         if report.usable:
-            files = tf.data.Dataset.from_tensor_slices(report.usable)
+            training, held_out = held_out_split(report.usable, config.held_out)
+            files = tf.data.Dataset.from_tensor_slices(training if part == "training" else held_out)
             datasets.insert(0, files.map(lambda p: decode_image(tf.io.read_file(p)),
                                          num_parallel_calls=tf.data.AUTOTUNE))
+    if config.held_out and not paths:  # TFDS only: its first images are held out.
+        datasets[0] = (datasets[0].skip(config.held_out) if part == "training"
+                       else datasets[0].take(config.held_out))
+    elif part == "held_out":
+        datasets = datasets[:1]  # the held-out files alone
     dataset = datasets[0]
     for other in datasets[1:]:
         dataset = dataset.concatenate(other)
@@ -249,7 +277,9 @@ def _hr_patches(image, seed, config):
     if config.hr_mode == "resize":
         patch = tf.image.resize(image, [size, size], "bicubic", antialias=True)
         return tf.clip_by_value(patch, 0.0, 1.0)[None]
-    crops = [tf.image.stateless_random_crop(image, [size, size, 3], seed=seed + [0, i])
+    # Image c's seed is (seed, c): patch i gets (seed, c * P + i), distinct per (image, patch).
+    first = seed * tf.constant([1, config.patches_per_image], tf.int64)
+    crops = [tf.image.stateless_random_crop(image, [size, size, 3], seed=first + [0, i])
              for i in range(config.patches_per_image)]
     return tf.stack(crops)
 
@@ -328,9 +358,13 @@ def make_dataset(config, report_to=None):
 def validation_triples(config, count, scanned=None):
     """`count` fixed triples (centre HR crops, or resized images) for summaries and PSNR.
 
+    From the images held out of training when `config.held_out`, else from the first
+    images of `config.sources` (a separate validation set).
+
     `scanned`: the `ScanReport` `make_dataset` produced for the same sources, if any.
     """
-    images = image_dataset(config, scanned=scanned)
+    images = image_dataset(config, scanned=scanned,
+                           part="held_out" if config.held_out else "training")
     size = config.hr_size
     patches = []
     for image in images.take(count):

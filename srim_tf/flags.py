@@ -95,6 +95,10 @@ flags.DEFINE_integer("keep_checkpoints", 3, "Checkpoints kept.")
 flags.DEFINE_integer("summary_every", 100, "Steps between scalar summaries.")
 flags.DEFINE_integer("image_summary_every", 1000, "Steps between validation images and PSNR.")
 flags.DEFINE_integer("num_validation_images", 4, "Fixed validation images for summaries.")
+flags.DEFINE_string("validation_data", "",
+                    "Validation images, as --data takes them. Empty: --num_validation_images"
+                    " images held out of the training sources (a fixed, seeded choice) and"
+                    " never trained on.")
 flags.DEFINE_integer("num_summary_samples", 3, "Samples per validation image in image grids.")
 flags.DEFINE_bool("restart", False, "Start anew, deleting checkpoints and summaries in --workdir.")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "tpu"],

@@ -8,6 +8,7 @@ would have seen: saving tf.data's shuffle buffers would add ~100 MB to every che
 With code reuse on, a resumed run chooses a fresh pool of codes.
 """
 
+import dataclasses
 import math
 import os
 import shutil
@@ -197,8 +198,14 @@ def train_and_evaluate(config, workdir):
     data_config.seed = _data_seed(config["seed"], step)
     reports = []
     dataset = data.make_dataset(data_config, reports)
-    validation = data.validation_triples(build.data_config(config), config["num_validation_images"],
-                                         reports[0] if reports else None)
+    if config["validation_data"]:
+        validation = data.validation_triples(
+            dataclasses.replace(build.data_config(config), sources=config["validation_data"]),
+            config["num_validation_images"])
+    else:  # Images held out of the training sources.
+        validation = data.validation_triples(build.data_config(config),
+                                             config["num_validation_images"],
+                                             reports[0] if reports else None)
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     pool = CodePool(model, strategy, iterator, config) if config["code_pool_size"] else None
 

@@ -156,3 +156,42 @@ def test_scan_details_name_the_skipped_files(messy_folder):
     assert details.startswith("19 usable images, 3 unreadable skipped, 1 smaller")
     for name in ("empty.png", "notes.jpg", "truncated.png", "tiny.png"):
         assert name in details
+
+
+def test_crop_offsets_differ_for_every_image_and_patch():
+    # Pixels encode their own position, so equal crops mean equal offsets. Consecutive
+    # images once shared offsets (image c's patch i was image c+1's patch i-1).
+    from srim_tf.data import DataConfig, _hr_patches
+
+    ys, xs = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    image = tf.constant(np.stack([ys, xs, np.zeros_like(ys)], -1).astype("uint8"))
+    config = DataConfig(hr_size=16, patches_per_image=4)
+    patches = np.concatenate([_hr_patches(image, tf.constant([0, c], tf.int64), config).numpy()
+                              for c in range(3)])
+    corners = {(p[0, 0, 0], p[0, 0, 1]) for p in patches}
+    assert len(corners) == len(patches) == 12
+
+
+def test_validation_images_are_held_out_of_training(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(6):  # each image one flat colour, so images are told apart by it
+        Image.fromarray(np.full((40, 40, 3), 40 * i, np.uint8)).save(folder / f"{i}.png")
+    config = DataConfig(sources=f"folder:{folder}", hr_size=32, batch_size=2, augment=False,
+                        held_out=2)
+    _, _, held = data.validation_triples(config, 2)
+    held_colours = {int(round(v)) for v in np.unique(np.round(held[..., 0] * 255))}
+    trained = {int(round(float(hr[0, 0, 0, 0]) * 255))
+               for _, _, hr in make_dataset(config).take(20)}
+    assert len(held_colours) == 2 and len(trained) == 4
+    assert not held_colours & trained
+    # The same images whatever the data seed (a resumed run reseeds the data).
+    again = DataConfig(**{**config.__dict__, "seed": 7})
+    np.testing.assert_array_equal(data.validation_triples(again, 2)[2], held)
+
+
+def test_holding_out_every_image_is_refused(tmp_path):
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "only.png")
+    config = DataConfig(sources=f"folder:{tmp_path}", hr_size=32, held_out=1)
+    with pytest.raises(ValueError, match="needs more than 1 usable"):
+        next(iter(make_dataset(config)))

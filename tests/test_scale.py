@@ -11,67 +11,6 @@ import tensorflow as tf
 from srim_tf import build
 from tests.conftest import tiny_config
 
-MIRRORED_SCRIPT = textwrap.dedent("""
-    import numpy as np, tensorflow as tf, keras
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from srim_tf import build
-    from srim_tf.data import to_triple
-    from tests.conftest import tiny_config
-
-    config = tiny_config(batch_size=4, code_jitter=0.0, learning_rate=1e-2)
-    rng = np.random.default_rng(0)
-    hr = tf.image.resize(rng.random((4, 8, 8, 3)).astype("float32"), [32, 32]).numpy().clip(0, 1)
-    lr, mid, hr = (x.numpy() for x in to_triple(tf.constant(hr)))
-
-    def make(strategy):
-        with strategy.scope():
-            model, _ = build.srim(config)
-            model.compile(optimizer=keras.optimizers.SGD(1e-2))
-        return model
-
-    single = make(tf.distribute.get_strategy())
-    z_lo, z_up = (rng.standard_normal(s).astype("float32")
-                  for s in single.generator.noise_shapes(4, 8, 8))
-    initial = single.generator.get_weights()
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    mirrored = make(strategy)
-    mirrored.generator.set_weights(initial)
-    assert strategy.num_replicas_in_sync == 2
-
-    # Given codes: the update must equal the single-device one on the whole batch.
-    given = tf.data.Dataset.from_tensors(dict(lr=lr, mid=mid, hr=hr, z_lo=z_lo, z_up=z_up))
-    single.fit(given, verbose=0)
-    mirrored.fit(given, verbose=0)
-    gap = max(float(np.abs(a - b).max()) for a, b in
-              zip(single.generator.get_weights(), mirrored.generator.get_weights()))
-    moved = max(float(np.abs(a - b).max()) for a, b in zip(initial, mirrored.generator.get_weights()))
-    print("GAP", gap, "MOVED", moved)
-
-    # With selection: each replica selects for its own half of the batch.
-    @tf.function
-    def select(batch):
-        return strategy.run(lambda b: mirrored.select_codes(*b), args=(batch,))
-    batch = next(iter(strategy.experimental_distribute_dataset(
-        tf.data.Dataset.from_tensors((lr, mid, hr)))))
-    results = select(batch)
-    per_replica = strategy.experimental_local_results(results[3])
-    print("REPLICAS", len(per_replica), [tuple(r.shape) for r in per_replica],
-          [bool(np.all(np.isfinite(r.numpy()))) for r in per_replica])
-""")
-
-
-def test_mirrored_strategy_on_two_cpus_matches_one_device():
-    result = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT], capture_output=True,
-                            text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    line = next(l for l in result.stdout.splitlines() if l.startswith("GAP"))
-    gap, moved = float(line.split()[1]), float(line.split()[3])
-    assert moved > 1e-4  # the step did change the weights
-    assert gap < 1e-5 * max(1.0, moved * 100)
-    assert "REPLICAS 2 [(2,), (2,)] [True, True]" in result.stdout
-
-
 @pytest.mark.parametrize("overrides", [
     dict(mixed_precision="mixed_bfloat16"),
     dict(mixed_precision="mixed_float16"),
@@ -118,7 +57,7 @@ def _free_ports(count):
     return ports
 
 
-def _train_two_workers(workdir, steps):
+def _train_two_workers(workdir, steps, *flags):
     """Runs bin/srim_train as a two-worker MultiWorkerMirroredStrategy cluster on localhost."""
     import json
     import os
@@ -133,7 +72,7 @@ def _train_two_workers(workdir, steps):
         workers.append(subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "bin", "srim_train"), f"--workdir={workdir}",
              "--strategy=multi_worker", *TINY_FLAGS, "--batch_size=4", f"--train_steps={steps}",
-             "--checkpoint_every=2", "--summary_every=2", "--image_summary_every=2"],
+             "--checkpoint_every=2", "--summary_every=2", "--image_summary_every=2", *flags],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outputs = [worker.communicate(timeout=600) for worker in workers]
     for worker, (_, err) in zip(workers, outputs):
@@ -141,18 +80,128 @@ def _train_two_workers(workdir, steps):
     return [err for _, err in outputs]
 
 
-def test_multi_worker_trains_and_only_the_chief_writes(tmp_path):
+def test_multi_worker_with_code_reuse_trains_and_only_the_chief_writes(tmp_path):
     import glob
     import os
 
     from tests.test_train_program import _steps
 
     workdir = str(tmp_path / "cluster")
-    _train_two_workers(workdir, steps=2)
-    assert _steps(workdir) == 2
+    # Pools of 4 images chosen at steps 0 and 2: both workers train past a refill.
+    reuse = ("--code_pool_size=4", "--code_reuse_steps=2")
+    _train_two_workers(workdir, 3, *reuse)
+    assert _steps(workdir) == 3
     assert sorted(os.listdir(workdir)) == ["checkpoints", "config.json", "train"]  # no worker copies
     assert len(glob.glob(os.path.join(workdir, "train", "events.*"))) == 1  # the chief's alone
     # Both workers resume from the chief's checkpoint (else their collectives would not match).
-    logs = _train_two_workers(workdir, steps=4)
+    logs = _train_two_workers(workdir, 4, *reuse)
     assert _steps(workdir) == 4
-    assert all("Resumed from" in log and "ckpt-2" in log for log in logs)
+    assert all("Resumed from" in log and "ckpt-3" in log for log in logs)
+
+
+LOOP_SCRIPT = textwrap.dedent("""
+    import sys, threading, numpy as np, tensorflow as tf, keras
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from srim_tf import build, imle, layers, selection, train
+    from tests.conftest import tiny_config
+
+    workdir = sys.argv[1]
+    built, seen, part = [], [], threading.local()
+    make_model, make_optimizer = build.srim, build.optimizer
+    build.srim = lambda config: built.append(make_model(config)) or built[-1]
+
+    # What every hidden convolution computes in, by replica, in the gradient step or not.
+    conv_call = layers.WeightNormConv2D.call
+    def recording_call(self, inputs, *args, **kwargs):
+        replica = tf.distribute.get_replica_context()
+        rid = tf.get_static_value(replica.replica_id_in_sync_group) if replica else 0
+        seen.append((int(rid), getattr(part, "name", "other"), inputs[0].dtype.name
+                     if isinstance(inputs, (list, tuple)) else inputs.dtype.name))
+        return conv_call(self, inputs, *args, **kwargs)
+    layers.WeightNormConv2D.call = recording_call
+    def tagged(function, name):
+        def run(*args, **kwargs):
+            part.name = name
+            try:
+                return function(*args, **kwargs)
+            finally:
+                part.name = "other"
+        return run
+    imle.SRIM._loss = tagged(imle.SRIM._loss, "step")
+    selection.select = tagged(selection.select, "selection")
+
+    def weights(run):
+        return [v.numpy() for v in built[-1][0].generator.weights]
+
+    # 1. bf16 selection under mirrored.
+    train.train_and_evaluate(tiny_config(strategy="mirrored", selection_precision="bfloat16",
+                                         batch_size=4, train_steps=2), workdir + "/bf16")
+    policies = {l.dtype_policy.name for m in (built[-1][0].generator.lower, built[-1][0].generator.upper)
+                for l in m.layers}
+    step_dtypes = {d for _, name, d in seen if name == "step"}
+    selected = {(r, d) for r, name, d in seen if name == "selection"}
+    print("POLICIES", sorted(policies), "STEP", sorted(step_dtypes), "SELECTION", sorted(selected))
+
+    # 2. mirrored vs one device: the same update, fresh selection and code reuse.
+    build.optimizer = lambda config: keras.optimizers.SGD(1e-1)
+    for name, extra in (("fresh", {}), ("reuse", dict(code_pool_size=4, code_reuse_steps=2))):
+        config = tiny_config(batch_size=4, train_steps=3, checkpoint_every=3, **extra)
+        results = []
+        for strategy in ("default", "mirrored"):
+            train.train_and_evaluate(dict(config, strategy=strategy), f"{workdir}/{name}_{strategy}")
+            results.append(weights(built[-1]))
+        initial = [v.numpy() for v in make_model(config)[0].generator.weights]
+        gap = max(float(np.abs(a - b).max()) for a, b in zip(*results))
+        moved = max(float(np.abs(a - b).max()) for a, b in zip(initial, results[0]))
+        print("SAME", name, gap, moved)
+""")
+
+
+def test_mirrored_training_loop_on_two_cpus(tmp_path):
+    """srim_train's loop under MirroredStrategy: bf16 selection leaves the policies and the
+    float32 gradient step alone, and trains what one device trains."""
+    result = subprocess.run([sys.executable, "-c", LOOP_SCRIPT, str(tmp_path)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    print(out)
+    policies = next(l for l in out.splitlines() if l.startswith("POLICIES"))
+    assert policies == ("POLICIES ['float32'] STEP ['float32'] SELECTION"
+                        " [(0, 'bfloat16'), (1, 'bfloat16')]")
+    for line in (l for l in out.splitlines() if l.startswith("SAME")):
+        _, name, gap, moved = line.split()
+        assert float(moved) > 1e-4, line  # training did change the weights
+        assert float(gap) < 1e-4 * float(moved), line
+
+
+def test_mixed_float16_skipped_steps_keep_step_checkpoint_and_schedule_together(
+        tmp_path, monkeypatch):
+    import keras
+
+    from srim_tf import train
+
+    optimizers = []
+    make = build.optimizer
+
+    def huge_loss_scale(config):
+        # Scaled gradients overflow float16 at first: the first updates are skipped.
+        optimizers.append(keras.optimizers.LossScaleOptimizer(make(config), initial_scale=2.0 ** 40))
+        return optimizers[-1]
+
+    monkeypatch.setattr(build, "optimizer", huge_loss_scale)
+    workdir = str(tmp_path / "run")
+    config = tiny_config(mixed_precision="mixed_float16", train_steps=3, checkpoint_every=3,
+                         lr_decay_steps=["2"], learning_rate=1e-3, lr_decay_factor=0.5)
+    try:
+        train.train_and_evaluate(config, workdir)
+        first = optimizers[-1]
+        assert float(first.dynamic_scale.numpy()) < 2.0 ** 40  # some updates were skipped
+        assert int(first.iterations.numpy()) == 3
+        assert tf.train.latest_checkpoint(f"{workdir}/checkpoints").endswith("ckpt-3")
+        assert float(first.learning_rate.numpy()) == pytest.approx(5e-4)  # decayed at 2
+        train.train_and_evaluate(dict(config, train_steps=4), workdir)
+        assert int(optimizers[-1].iterations.numpy()) == 4  # resumed and stopped at 4
+        assert tf.train.latest_checkpoint(f"{workdir}/checkpoints").endswith("ckpt-4")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
