@@ -2,6 +2,8 @@
 
 import dataclasses
 import os
+import struct
+import zlib
 
 import numpy as np
 import tensorflow as tf
@@ -45,12 +47,41 @@ def read_image(path):
     return LoadedImage(colour, alpha, grey=channels <= 2, sixteen_bit=_is_16_bit_png(encoded))
 
 
+# PNG colour type by channel count: grey, grey + alpha, RGB, RGBA.
+_PNG_COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}
+_PNG_BAND_ROWS = 64
+
+
+def _png_chunk(kind, data):
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+
 def write_png(path, pixels, sixteen_bit=False):
-    """Writes uint8 `[H, W, C]` as PNG (scaled to 16 bits when asked); atomic."""
-    if sixteen_bit:
-        pixels = pixels.astype(np.uint16) * 257
+    """Writes uint8 `[H, W, C]` (C in 1-4) as PNG, scaled to 16 bits when asked; atomic.
+
+    Encoded band by band of rows, so memory stays at a band whatever the image size (a
+    whole-image encoder holds a copy of the pixels and of the file).
+    """
+    height, width, channels = pixels.shape
+    depth = 16 if sixteen_bit else 8
+    header = struct.pack(">IIBBBBB", width, height, depth, _PNG_COLOUR_TYPES[channels], 0, 0, 0)
+    compressor = zlib.compressobj(6)
+    previous = np.zeros((1, width * channels * depth // 8), np.uint8)  # the row above the first
     temporary = path + ".partial"
-    tf.io.write_file(temporary, tf.io.encode_png(pixels))
+    with open(temporary, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header))
+        for y0 in range(0, height, _PNG_BAND_ROWS):
+            rows = pixels[y0:y0 + _PNG_BAND_ROWS].reshape(-1, width * channels)
+            if sixteen_bit:  # big-endian 16-bit samples, v * 257 maps 255 to 65535
+                rows = (rows.astype(">u2") * 257).view(np.uint8).reshape(len(rows), -1)
+            # Filter "Up" (type 2): each byte minus the byte above, modulo 256.
+            above = np.concatenate([previous, rows[:-1]])
+            filtered = (rows.astype(np.int16) - above.astype(np.int16)).astype(np.uint8)
+            previous = rows[-1:]
+            data = np.concatenate([np.full((len(rows), 1), 2, np.uint8), filtered], axis=1)
+            f.write(_png_chunk(b"IDAT", compressor.compress(data.tobytes())))
+        f.write(_png_chunk(b"IDAT", compressor.flush()) + _png_chunk(b"IEND", b""))
     os.replace(temporary, path)
 
 

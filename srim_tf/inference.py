@@ -11,6 +11,7 @@ one tile is on the device at a time; the full image stays in host memory as uint
 import math
 
 import numpy as np
+import tensorflow as tf
 
 from srim_tf.resize import bicubic_upsample
 
@@ -67,8 +68,13 @@ def super_resolve_image(sampler, rgb, num_samples=1, seed=0, noise_scale=1.0, ti
 
 def to_grey(samples):
     """uint8 `[..., 3]` -> `[..., 1]` by BT.601 luma weights, for grey inputs."""
-    grey = samples.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    return np.round(grey)[..., None].astype(np.uint8)
+    weights = np.array([0.299, 0.587, 0.114], np.float32)
+    pixels = samples.reshape(-1, 3)
+    grey = np.empty(len(pixels), np.uint8)
+    step = BAND_ROWS * 4096  # pixels converted to float at once
+    for start in range(0, len(pixels), step):
+        grey[start:start + step] = np.round(pixels[start:start + step].astype(np.float32) @ weights)
+    return grey.reshape(samples.shape[:-1] + (1,))
 
 
 def upscale_alpha(alpha):
@@ -77,17 +83,57 @@ def upscale_alpha(alpha):
     return np.round(up[0, ..., 0] * 255).astype(np.uint8)
 
 
+# Longest side of one contact-sheet panel: larger outputs are shrunk for the sheet, so its
+# memory is bounded whatever the input size (the samples themselves are written full size).
+SHEET_PANEL_MAX = 2048
+# Rows processed at once when a whole-image result is reduced (std map, sheet panels): float
+# copies then take K x rows x width, not K x height x width.
+BAND_ROWS = 64
+
+
+def _bands(length, size):
+    return [(start, min(start + size, length)) for start in range(0, length, size)]
+
+
 def std_map(samples):
     """Per-pixel standard deviation across K uint8 samples `[K, H, W, 3]` -> uint8 `[H, W]`.
 
-    Scaled so a deviation of 32 grey levels (or more) is white.
+    Scaled so a deviation of 32 grey levels (or more) is white. Computed in bands of rows.
     """
-    std = samples.astype(np.float32).std(axis=0).mean(axis=-1)
-    return np.round(np.clip(std / 32.0, 0, 1) * 255).astype(np.uint8)
+    out = np.empty(samples.shape[1:3], np.uint8)
+    for y0, y1 in _bands(samples.shape[1], BAND_ROWS):
+        std = samples[:, y0:y1].astype(np.float32).std(axis=0).mean(axis=-1)
+        out[y0:y1] = np.round(np.clip(std / 32.0, 0, 1) * 255)
+    return out
 
 
-def contact_sheet(rgb, samples):
-    """The input upscaled by bicubic beside the samples: uint8 `[4H, (K + 1) * 4W, 3]`."""
-    bicubic = bicubic_upsample(rgb[None].astype(np.float32) / 255.0, SCALE).numpy()[0]
-    bicubic = np.round(bicubic * 255).astype(np.uint8)
-    return np.concatenate([bicubic, *samples], axis=1)
+def _shrink(image, factor):
+    """uint8 `[H, W, C]` -> means of `factor` x `factor` blocks, in bands of rows."""
+    if factor == 1:
+        return image
+    height, width = image.shape[0] // factor, image.shape[1] // factor
+    out = np.empty((height, width, image.shape[2]), np.uint8)
+    for y0, y1 in _bands(height, max(1, BAND_ROWS // factor)):
+        block = image[y0 * factor:y1 * factor, :width * factor].astype(np.float32)
+        out[y0:y1] = np.round(block.reshape(y1 - y0, factor, width, factor, -1).mean(axis=(1, 3)))
+    return out
+
+
+def contact_sheet(rgb, samples, max_panel=SHEET_PANEL_MAX):
+    """The input upscaled by bicubic beside the samples: uint8 `[h, (K + 1) * w, 3]`.
+
+    Panels are the samples' size (4H x 4W) when their longer side is at most `max_panel`;
+    larger ones are shrunk by the smallest integer factor that fits.
+    """
+    factor = max(1, math.ceil(max(samples.shape[1:3]) / max_panel))
+    panels = [_shrink(sample, factor) for sample in samples]
+    height, width = panels[0].shape[:2]
+    if factor == 1:
+        bicubic = bicubic_upsample(rgb[None].astype(np.float32) / 255.0, SCALE).numpy()[0] * 255
+    else:  # Straight to the panel size: a full-size bicubic image would take 16x the input.
+        bicubic = tf.image.resize(rgb[None], [height, width], "bicubic", antialias=True).numpy()[0]
+    sheet = np.empty((height, (len(panels) + 1) * width, 3), np.uint8)
+    sheet[:, :width] = np.round(np.clip(bicubic, 0, 255))
+    for k, panel in enumerate(panels, start=1):
+        sheet[:, k * width:(k + 1) * width] = panel
+    return sheet

@@ -307,3 +307,34 @@ def test_export_program_refuses_bad_values_in_one_line(tmp_path):
         ([*common, f"--workdir={empty}"], 1, "No checkpoint found"),
     ])
     assert not (tmp_path / "out").exists()
+
+
+# ---- memory of whole-image outputs --------------------------------------------------------
+
+def test_contact_sheet_is_bounded_and_std_map_is_exact_in_bands():
+    from srim_tf import inference
+
+    rng = np.random.default_rng(0)
+    samples = rng.integers(0, 256, (2, 5000, 300, 3), dtype=np.uint8)  # outputs of a 1250x75 input
+    sheet = inference.contact_sheet(rng.integers(0, 256, (1250, 75, 3), dtype=np.uint8), samples)
+    # 5000 > 2048: panels shrunk by 3 (block means), bicubic input + 2 samples side by side.
+    assert sheet.shape == (1666, 3 * 100, 3)
+    block_mean = samples[1, :1666 * 3].reshape(1666, 3, 100, 3, 3).astype(np.float64).mean(axis=(1, 3))
+    assert np.abs(sheet[:, 200:].astype(int) - np.round(block_mean)).max() <= 1
+    expected = np.round(np.clip(samples.astype(np.float64).std(axis=0).mean(-1) / 32, 0, 1) * 255)
+    assert np.abs(inference.std_map(samples).astype(int) - expected).max() <= 1
+    small = samples[:, :40, :32]
+    assert inference.contact_sheet(small[0, :10, :8], small).shape == (40, 96, 3)  # full size
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+@pytest.mark.parametrize("sixteen_bit", [False, True])
+def test_png_written_in_bands_decodes_to_the_same_pixels(tmp_path, channels, sixteen_bit):
+    from srim_tf.image_io import write_png
+
+    pixels = np.random.default_rng(channels).integers(0, 256, (150, 37, channels), dtype=np.uint8)
+    write_png(str(tmp_path / "x.png"), pixels, sixteen_bit)
+    decoded = tf.io.decode_png(tf.io.read_file(str(tmp_path / "x.png")), channels=0,
+                               dtype=tf.uint16 if sixteen_bit else tf.uint8).numpy()
+    np.testing.assert_array_equal(decoded, pixels.astype(np.uint16) * 257 if sixteen_bit else pixels)
+    assert os.listdir(tmp_path) == ["x.png"]
