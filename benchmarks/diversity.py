@@ -34,7 +34,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "..", "shared", "data")
 
 BASE = dict(
-    data=f"folder:{DATA}/T91,folder:{DATA}/BSD200", hr_size=64, batch_size=8,
+    hr_size=64, batch_size=8,
     channels=32, kernel_size=3, num_convs=6, stage_output="residual",
     num_lower_samples=8, num_upper_samples=8, sample_chunk=8,
     loss_pixel_weight=1.0, loss_conv2_2_weight=0.0, loss_conv4_4_weight=0.0,
@@ -60,11 +60,12 @@ VARIANTS = {
 }
 
 
-def config_for(overrides, steps, seed):
+def config_for(overrides, steps, seed, data_dir):
     absl_flags.FLAGS.unparse_flags()
     absl_flags.FLAGS(["diversity"])
     config = srim_flags.values()
     config.update(BASE)
+    config.update(data=f"folder:{data_dir}/T91,folder:{data_dir}/BSD200")
     config.update(train_steps=steps, seed=seed)
     config.update(overrides)
     return config
@@ -75,7 +76,7 @@ def main():
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--eval_dir", default=os.path.join(DATA, "Set14"))
+    parser.add_argument("--data_dir", default=DATA, help="Holds T91, BSD200 and Set14.")
     parser.add_argument("--num_samples", type=int, default=10)
     parser.add_argument("--workdirs", default=os.path.join(ROOT, "workdirs", "diversity"))
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "diversity"))
@@ -93,9 +94,10 @@ def main():
         description, overrides = VARIANTS[name]
         workdir = os.path.join(args.workdirs, name)
         start = time.perf_counter()
-        train_and_evaluate(config_for(overrides, args.steps, args.seed), workdir)
+        train_and_evaluate(config_for(overrides, args.steps, args.seed, args.data_dir), workdir)
         seconds = time.perf_counter() - start
-        measured = evaluation.evaluate(load_sampler(workdir), [args.eval_dir], args.num_samples,
+        measured = evaluation.evaluate(load_sampler(workdir), [os.path.join(args.data_dir, "Set14")],
+                                       args.num_samples,
                                        show_progress=False)
         result = {k: v for k, v in next(iter(measured.values())).items() if k != "per_image"}
         results[name] = {"description": description, "train_seconds": round(seconds), **result}
@@ -106,7 +108,7 @@ def main():
 def write(results, args):
     with open(args.out + ".json", "w", encoding="utf-8") as f:
         json.dump({"args": vars(args), "results": results}, f, indent=2)
-    eval_set = os.path.basename(os.path.normpath(args.eval_dir))
+    eval_set = "Set14"
     lines = [f"Command: `python benchmarks/diversity.py --steps={args.steps}`; measured on"
              f" {eval_set} with {args.num_samples} samples. Y-PSNR in dB; std in grey levels"
              " (0-255); hf = high-frequency power over the truth's.", "",

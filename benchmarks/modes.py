@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Mode coverage on a super-resolution task whose true answer is known.
 
-    python benchmarks/modes.py                 # every run below, ~15-20 minutes on 2 cores
-    python benchmarks/modes.py --runs=srim,deterministic --steps=300   # a subset, shorter
+    python benchmarks/modes.py                 # every run below, ~45 minutes on 2 cores
+    python benchmarks/modes.py --runs=whole,block,deterministic --steps=300   # a subset
 
 The task (`blocks` below): an HR image is a grid of 4x4 blocks. Each block has a flat
-colour (the "base", which the LR shows: one LR pixel per block) plus one of 8 zero-mean
+colour (the "base", which the LR shows: one LR pixel per block; one colour per image with a
+faint checkerboard, so the LR shows where blocks are) plus one of 8 zero-mean
 stripe patterns: period-4 square waves of amplitude `AMPLITUDE`, horizontal or vertical, in
 4 phases. The LR is the 4x4 mean of the HR, which removes every pattern exactly, and the
 pattern of each block is drawn uniformly and independently. So, given the LR, all 8
@@ -18,12 +19,13 @@ Measured over K samples per test input, per block:
   precision  the fraction of samples that match some pattern;
   lr_psnr    PSNR of the samples' 4x4 means against the LR (LR consistency).
 A sample's block matches a pattern when the RMS difference between the block minus its
-base and the pattern is under half the amplitude (the flat block is one amplitude away from
+own mean and the pattern is under half the amplitude (the flat block is one amplitude away from
 every pattern; two patterns are at least 1.41 amplitudes apart).
 
-Runs: SRIM with hierarchical selection (the paper), SRIM with joint selection at the same
-number of generator evaluations, SRIM with fewer codes per stage, SRIM with the additions
-that can suppress diversity (the z = 0 anchor loss, per-step jitter), and a deterministic
+Runs: SRIM with hierarchical selection choosing one code field per image (the paper), the
+same choosing per block (`--selection_patch=1`, `srim_tf/patchwise.py`), joint selection
+at the same number of generator evaluations, fewer codes per stage, the additions that
+can suppress diversity (the z = 0 anchor loss, per-step jitter), and a deterministic
 baseline (the same generator trained on L1 with its codes zeroed). Writes
 benchmarks/modes.json and benchmarks/modes.md.
 """
@@ -46,6 +48,7 @@ from srim_tf import build  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BLOCK = 4  # HR pixels per block side = the scale: one LR pixel per block
 AMPLITUDE = 0.2
+CHECKER = 0.05
 LR_SIZE = 8  # LR 8x8, HR 32x32: 64 blocks per image
 
 
@@ -65,9 +68,13 @@ def blocks(count, rng):
     """`(lr, mid, hr, base, labels)`: `count` images of the task, float32 in [0, 1].
 
     lr `[n, 8, 8, 3]`, mid `[n, 16, 16, 3]`, hr `[n, 32, 32, 3]`, base (the flat blocks at HR
-    size), labels `[n, 8, 8]` the pattern index of every block.
+    size), labels `[n, 8, 8]` the pattern index of every block. The base is one colour per
+    image with a faint checkerboard of blocks (+-`CHECKER`), which shows the block layout in
+    the LR without blurring much when upsampled.
     """
-    colour = rng.uniform(0.25, 0.75, (count, LR_SIZE, LR_SIZE, 3)).astype(np.float32)
+    colour = rng.uniform(0.3, 0.7, (count, 1, 1, 3)).astype(np.float32)
+    checker = CHECKER * (1 - 2 * (np.indices((LR_SIZE, LR_SIZE)).sum(axis=0) % 2))
+    colour = colour + checker[None, :, :, None].astype(np.float32)
     labels = rng.integers(0, len(PATTERNS), (count, LR_SIZE, LR_SIZE))
     base = np.repeat(np.repeat(colour, BLOCK, axis=1), BLOCK, axis=2)
     pattern = PATTERNS[labels]  # [n, 8, 8, 4, 4]
@@ -81,16 +88,21 @@ def box_mean(images, factor):
     return images.reshape(n, h // factor, factor, w // factor, factor, c).mean(axis=(2, 4))
 
 
-def block_residuals(samples, base):
-    """Per-block residuals, grey: `[n, K, 8, 8, 4, 4]` for samples `[n, K, 32, 32, 3]`."""
-    residual = (samples - base[:, None]).mean(axis=-1)
-    n, k = residual.shape[:2]
-    return residual.reshape(n, k, LR_SIZE, BLOCK, LR_SIZE, BLOCK).transpose(0, 1, 2, 4, 3, 5)
+def block_residuals(samples):
+    """Each block minus its own mean, grey: `[n, K, 8, 8, 4, 4]` for samples `[n, K, 32, 32, 3]`.
+
+    Patterns are zero-mean per block, so this compares shapes; whether the block's mean
+    is right is what LR-PSNR measures.
+    """
+    grey = samples.mean(axis=-1)
+    n, k = grey.shape[:2]
+    grey = grey.reshape(n, k, LR_SIZE, BLOCK, LR_SIZE, BLOCK).transpose(0, 1, 2, 4, 3, 5)
+    return grey - grey.mean(axis=(-1, -2), keepdims=True)
 
 
-def measure(samples, lr, base):
+def measure(samples, lr):
     """Coverage, precision and LR-PSNR of samples `[n, K, 32, 32, 3]`."""
-    residual = block_residuals(samples, base)  # [n, K, 8, 8, 4, 4]
+    residual = block_residuals(samples)  # [n, K, 8, 8, 4, 4]
     rms = np.sqrt(((residual[..., None, :, :] - PATTERNS) ** 2).mean(axis=(-1, -2)))  # [n,K,8,8,P]
     matches = rms < AMPLITUDE / 2
     coverage = matches.any(axis=1).mean(axis=-1)  # [n, 8, 8]: fraction of patterns hit
@@ -157,33 +169,40 @@ def train_deterministic(config, steps, batch, seed):
     return generator
 
 
+PER_BLOCK = {"selection_patch": 1}  # one LR pixel = one block
+
 # name -> (description, trainer, config overrides, noise scale at test)
 RUNS = {
-    "srim": ("SRIM, hierarchical, 16 + 16 codes (paper 2.4)", train_srim, {}, 1.0),
-    "joint": ("SRIM, joint, 32 code pairs (same generator evaluations)", train_srim,
-              {"selection": "joint"}, 1.0),
-    "m1": ("SRIM, 1 + 1 codes (no choice: plain regression with noise)", train_srim,
-           {"num_lower_samples": 1, "num_upper_samples": 1}, 1.0),
-    "m2": ("SRIM, 2 + 2 codes", train_srim, {"num_lower_samples": 2, "num_upper_samples": 2}, 1.0),
-    "m4": ("SRIM, 4 + 4 codes", train_srim, {"num_lower_samples": 4, "num_upper_samples": 4}, 1.0),
-    "m8": ("SRIM, 8 + 8 codes", train_srim, {"num_lower_samples": 8, "num_upper_samples": 8}, 1.0),
-    "anchor": ("SRIM + z = 0 anchor loss (weight 1)", train_srim, {"zero_code_loss_weight": 1.0}, 1.0),
-    "per_step_jitter": ("SRIM, jitter redrawn every step", train_srim,
-                        {"code_jitter_mode": "per_step"}, 1.0),
+    "whole": ("SRIM, hierarchical, 16 + 16 codes, one choice per image (the paper)", train_srim,
+              {}, 1.0),
+    "block": ("SRIM, hierarchical, 16 + 16 codes, one choice per block (--selection_patch=1)",
+              train_srim, PER_BLOCK, 1.0),
+    "joint_block": ("SRIM, joint, 32 code pairs (same generator evaluations), per block",
+                    train_srim, {"selection": "joint", **PER_BLOCK}, 1.0),
+    "block_m2": ("SRIM per block, 2 + 2 codes", train_srim,
+                 {"num_lower_samples": 2, "num_upper_samples": 2, **PER_BLOCK}, 1.0),
+    "block_m4": ("SRIM per block, 4 + 4 codes", train_srim,
+                 {"num_lower_samples": 4, "num_upper_samples": 4, **PER_BLOCK}, 1.0),
+    "block_m8": ("SRIM per block, 8 + 8 codes", train_srim,
+                 {"num_lower_samples": 8, "num_upper_samples": 8, **PER_BLOCK}, 1.0),
+    "block_anchor": ("SRIM per block + z = 0 anchor loss (weight 1)", train_srim,
+                     {"zero_code_loss_weight": 1.0, **PER_BLOCK}, 1.0),
+    "block_per_step_jitter": ("SRIM per block, jitter redrawn every step", train_srim,
+                              {"code_jitter_mode": "per_step", **PER_BLOCK}, 1.0),
     "deterministic": ("Deterministic: codes zeroed, L1", train_deterministic, {}, 0.0),
 }
 
 
 def run(names, steps, batch, test_images, k, seed):
     rng = np.random.default_rng(seed + 1)
-    lr, _, hr, base, _ = blocks(test_images, rng)
+    lr, _, _, _, _ = blocks(test_images, rng)
     results = {}
     for name in names:
         description, trainer, overrides, noise_scale = RUNS[name]
         start = time.perf_counter()
         generator = trainer(srim_config(seed=seed, **overrides), steps, batch, seed)
-        samples = np.stack([_sample(generator, lr, k, s, noise_scale) for s in range(1)])[0]
-        result = measure(samples, lr, base)
+        samples = _sample(generator, lr, k, seed, noise_scale)
+        result = measure(samples, lr)
         result.update(description=description, train_seconds=round(time.perf_counter() - start, 1))
         results[name] = result
         print(f"{name:>16}: coverage {result['coverage']:.3f}  precision {result['precision']:.3f}"
@@ -192,7 +211,7 @@ def run(names, steps, batch, test_images, k, seed):
 
 
 def _sample(generator, lr, k, seed, noise_scale):
-    from srim_tf.imle import super_resolve_with
+    from srim_tf.sampling import super_resolve_with
 
     out = super_resolve_with(generator, tf.constant(lr), k, seed, noise_scale)
     return np.asarray(out)
@@ -216,7 +235,7 @@ def write(results, args, prefix):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", default=",".join(RUNS), help=f"Comma-separated: {', '.join(RUNS)}")
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--test_images", type=int, default=16)
     parser.add_argument("--k", type=int, default=32)

@@ -25,6 +25,12 @@ def load_pretrained(directory=PRETRAINED_DIR):
     return generator
 
 
+def settings(directory=PRETRAINED_DIR):
+    """The generator settings of a pretrained model folder."""
+    with open(os.path.join(directory, "config.json"), encoding="utf-8") as f:
+        return build.generator_settings(json.load(f)["generator"])
+
+
 def save_pretrained(generator, run_config, directory, checkpoint):
     """Writes a generator and the flags that trained it as a pretrained model folder."""
     os.makedirs(directory, exist_ok=True)

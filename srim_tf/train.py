@@ -157,6 +157,27 @@ def _validate(model, validation, config, step, writer):
     return {name: float(tf.reduce_mean(value)) for name, value in values.items()}
 
 
+def _initialize_generator(generator, config):
+    """Starts a new run from another model's generator weights (`--init_from`): fine-tuning."""
+    source = config["init_from"]
+    if source == "pretrained" or os.path.isfile(os.path.join(source, "generator.weights.h5")):
+        from srim_tf import pretrained  # Only when asked for: it reads the package's files.
+
+        directory = pretrained.PRETRAINED_DIR if source == "pretrained" else source
+        trained, settings = pretrained.load_pretrained(directory), pretrained.settings(directory)
+    else:
+        trained, saved_config, _ = checkpoints.load_generator(source)
+        settings = build.generator_settings(saved_config)
+    difference = {key: (settings[key], value) for key, value in build.generator_settings(config).items()
+                  if settings[key] != value}
+    if difference:
+        lines = ", ".join(f"--{k}: {old!r} there, {new!r} here" for k, (old, new) in difference.items())
+        raise ValueError(f"--init_from={source} holds a generator with other settings ({lines})."
+                         " Use its settings to fine-tune it.")
+    generator.set_weights(trained.get_weights())
+    logging.info("Initialised the generator from %s", source)
+
+
 def train_and_evaluate(config, workdir):
     """Trains a SRIM model from a flat config (flag values) into `workdir`.
 
@@ -186,6 +207,8 @@ def train_and_evaluate(config, workdir):
     if latest:
         checkpoint.restore(latest).assert_existing_objects_matched()
         logging.info("Resumed from %s", latest)
+    elif config.get("init_from"):
+        _initialize_generator(model.generator, config)
     if chief:
         checkpoints.remove_temporary_folders(chief_dir)
         checkpoints.write_config(workdir, config)

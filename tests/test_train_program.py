@@ -204,3 +204,30 @@ def test_code_pool_draws_jitter_once_when_it_chooses_the_codes():
         for j in range(2):
             k = next(k for k in range(2) if np.array_equal(first[2][k], with_[2][j]))
             np.testing.assert_array_equal(with_[3][j], first[3][k])
+
+
+def test_init_from_starts_a_new_run_from_another_models_generator(trained_workdir, tmp_path):
+    from srim_tf import checkpoints
+    from srim_tf.train import train_and_evaluate
+
+    # A learning rate of ~0 keeps the weights where they started: at the source's.
+    workdir = str(tmp_path / "finetune")
+    train_and_evaluate(tiny_config(init_from=trained_workdir, train_steps=1, learning_rate=1e-12,
+                                   code_jitter=0.0), workdir)
+    source, _, _ = checkpoints.load_generator(trained_workdir)
+    tuned, _, _ = checkpoints.load_generator(workdir)
+    for a, b in zip(source.get_weights(), tuned.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    fresh = str(tmp_path / "fresh")
+    train_and_evaluate(tiny_config(train_steps=1, learning_rate=1e-12), fresh)
+    assert any(np.abs(a - b).max() > 1e-3 for a, b in
+               zip(source.get_weights(), checkpoints.load_generator(fresh)[0].get_weights()))
+    with pytest.raises(ValueError, match="--channels: 8 there, 12 here"):
+        train_and_evaluate(tiny_config(init_from=trained_workdir, channels=12), str(tmp_path / "bad"))
+
+
+def test_init_from_pretrained_checks_the_shipped_settings(tmp_path):
+    from srim_tf.train import train_and_evaluate
+
+    with pytest.raises(ValueError, match="--init_from=pretrained holds a generator with other settings"):
+        train_and_evaluate(tiny_config(init_from="pretrained"), str(tmp_path / "run"))
