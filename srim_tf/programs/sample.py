@@ -2,8 +2,9 @@
 
 Usage: srim_sample --input=photo.jpg --input=folder/ --output_dir=out [--model=WORKDIR]
 Writes OUTPUT_DIR/<name>_x4_s<k>.png per sample, <name> being the input's path below the
-folder all inputs share (with its extension when two inputs differ only by it); with --contact_sheet, <name>_x4_sheet.png
-(bicubic beside the samples) and <name>_x4_std.png (per-pixel std across samples).
+folder all inputs share (with its extension when two inputs differ only by it); with
+--contact_sheet, <name>_x4_sheet.png (bicubic beside the samples, each panel shrunk to at
+most 2048 pixels a side) and <name>_x4_std.png (per-pixel std across samples).
 Exits with status 1 if any input failed; the others are still processed.
 """
 
