@@ -136,10 +136,11 @@ def evaluate(method, hr_dirs, num_samples=10, seed=0, tile_size=256, show_progre
 def table(results):
     """A plain-text table of the per-set means."""
     keys = [k for k in KEYS if any(k in r for r in results.values())]
-    lines = ["set".ljust(10) + "".join(k.rjust(19) for k in keys)]
+    widths = [max(12, len(k) + 2) for k in keys]
+    lines = ["set".ljust(10) + "".join(k.rjust(w) for k, w in zip(keys, widths))]
     for name, result in results.items():
         lines.append(name.ljust(10) + "".join(
-            (f"{result[k]:.4f}" if k in result else "-").rjust(19) for k in keys))
+            (f"{result[k]:.4f}" if k in result else "-").rjust(w) for k, w in zip(keys, widths)))
     for name, result in results.items():
         for record in result.get("skipped", []):
             lines.append(f"{name}: skipped {record['image']}: {record['error']}")

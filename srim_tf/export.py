@@ -25,6 +25,7 @@ import shutil
 import tensorflow as tf
 from absl import logging
 
+from srim_tf import consistency
 from srim_tf.flag_checks import MAX_NOISE_SCALE
 from srim_tf.sampling import super_resolve_with
 
@@ -42,10 +43,12 @@ class ServingModule(tf.Module):
         max_input_pixels: largest accepted H * W of one input image.
         receptive_field: LR context per side, recorded for tiled clients.
         max_request_pixels: largest accepted N * K * H * W of one request.
+        consistency_iterations: passes of back-projection of every output onto its input
+            (`consistency.py`; 0: off). The recorded receptive field grows to match.
     """
 
     def __init__(self, generator, noise_scale=0.0, max_input_pixels=1024 * 1024, receptive_field=16,
-                 max_request_pixels=1024 * 1024):
+                 max_request_pixels=1024 * 1024, consistency_iterations=0):
         super().__init__()
         if not 1 <= int(max_request_pixels) <= MAX_REQUEST_PIXELS_LIMIT:
             raise ValueError(f"max_request_pixels must be in [1, {MAX_REQUEST_PIXELS_LIMIT}]."
@@ -56,6 +59,8 @@ class ServingModule(tf.Module):
         if not 1 <= int(max_input_pixels):
             raise ValueError(f"max_input_pixels must be >= 1. Received: max_input_pixels={max_input_pixels}")
         self.generator = generator
+        self.consistency_iterations = int(consistency_iterations)
+        receptive_field = int(receptive_field) + consistency.context(self.consistency_iterations)
         # Keras 3 variables wrap tf.Variables; TF1-style loaders (TF Serving's C++ loader,
         # `saved_model_cli run`) restore only tf.Variables tracked directly, as
         # keras.export.ExportArchive also does.
@@ -118,7 +123,7 @@ class ServingModule(tf.Module):
             images, num_samples, seed, noise_scale, *offset)
         images = tf.ensure_shape(tf.cast(images, tf.float32), [None, None, None, 3])
         return super_resolve_with(self.generator, images, tf.cast(num_samples, tf.int32),
-                                  seed, noise_scale, (y0, x0))
+                                  seed, noise_scale, (y0, x0), self.consistency_iterations)
 
     @staticmethod
     def _to_uint8(images):
@@ -199,7 +204,7 @@ def next_version(export_dir):
 
 
 def export(generator, export_dir, version=None, noise_scale=0.0, max_input_pixels=1024 * 1024,
-           receptive_field=16, max_request_pixels=1024 * 1024):
+           receptive_field=16, max_request_pixels=1024 * 1024, consistency_iterations=0):
     """Writes `export_dir/<version>/` (saved_model.pb + variables); returns that path.
 
     The SavedModel is written to a hidden temporary folder beside it and renamed into place
@@ -217,7 +222,7 @@ def export(generator, export_dir, version=None, noise_scale=0.0, max_input_pixel
         raise ValueError(f"Export version {version} already exists at {path}; refusing to"
                          " overwrite. Choose another --version or leave it out for the next one.")
     module = ServingModule(generator, noise_scale, max_input_pixels, receptive_field,
-                           max_request_pixels)
+                           max_request_pixels, consistency_iterations)
     signatures = {"serving_default": module.serve, "samples": module.samples,
                   "encoded": module.encoded, "samples_at": module.samples_at}
     _remove_abandoned_partial_exports(export_dir)

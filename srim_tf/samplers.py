@@ -12,7 +12,7 @@ import os
 
 import tensorflow as tf
 
-from srim_tf import checkpoints
+from srim_tf import checkpoints, consistency
 from srim_tf.sampling import super_resolve_with
 from srim_tf.inference import receptive_field
 from srim_tf.pretrained import load_pretrained
@@ -65,9 +65,38 @@ def _saved_model_dir(path):
     return None
 
 
-def load_sampler(spec="pretrained", flag="model"):
+class ConsistentSampler:
+    """Another sampler's outputs back-projected onto their input (`consistency.py`).
+
+    Tiles get `consistency.context` more LR pixels of context, so that tiled outputs still
+    agree with untiled ones.
+    """
+
+    def __init__(self, sampler, iterations=consistency.DEFAULT_ITERATIONS):
+        self.sampler, self.iterations = sampler, iterations
+        self.description = f"{sampler.description}, LR-consistent ({iterations} back-projections)"
+        self.receptive_field = sampler.receptive_field + consistency.context(iterations)
+        self._project = tf.function(
+            lambda out, lr: consistency.back_project(out, lr, iterations=iterations),
+            input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)] * 2)
+
+    def __call__(self, lr, num_samples, seed, noise_scale, offset=(0, 0)):
+        samples = self.sampler(lr, num_samples, seed, noise_scale, offset)  # [N, K, 4h, 4w, 3]
+        n, k = samples.shape[:2]
+        projected = self._project(tf.constant(samples.reshape(n * k, *samples.shape[2:])),
+                                  tf.repeat(tf.constant(lr, tf.float32), k, axis=0))
+        return projected.numpy().reshape(samples.shape)
+
+
+def load_sampler(spec="pretrained", flag="model", consistency_iterations=0):
     """A sampler for `spec` (see the module docstring); `ValueError` naming it (as the
-    program's `--flag`) if none fits."""
+    program's `--flag`) if none fits. `consistency_iterations` > 0 back-projects its
+    outputs onto their inputs (`ConsistentSampler`)."""
+    sampler = _load_sampler(spec, flag)
+    return ConsistentSampler(sampler, consistency_iterations) if consistency_iterations else sampler
+
+
+def _load_sampler(spec, flag):
     if spec == "pretrained":
         return GeneratorSampler(load_pretrained(), "pretrained model")
     saved_model = _saved_model_dir(spec)

@@ -5,10 +5,11 @@ Imports nothing from the training stack, so serving loads only the generator.
 
 import tensorflow as tf
 
-from srim_tf import noise
+from srim_tf import consistency, noise
 
 
-def super_resolve_with(generator, lr, num_samples, seed, noise_scale, offset=(0, 0)):
+def super_resolve_with(generator, lr, num_samples, seed, noise_scale, offset=(0, 0),
+                       consistency_iterations=0):
     """Draws `num_samples` super-resolutions of each LR image with a bare generator.
 
     Noise comes from `noise.positional_normal`: it depends on the seed, the sample index
@@ -23,6 +24,8 @@ def super_resolve_with(generator, lr, num_samples, seed, noise_scale, offset=(0,
         noise_scale: multiplies the codes; 0 gives the deterministic output at z = 0,
             1 the training distribution.
         offset: `(y, x)` of this LR window in a larger image (used by tiling).
+        consistency_iterations: passes of back-projection onto `lr` (`consistency.py`);
+            0 returns the generator's outputs as they are.
 
     Returns:
         float32 `[N, K, 4h, 4w, 3]` in [0, 1].
@@ -37,7 +40,8 @@ def super_resolve_with(generator, lr, num_samples, seed, noise_scale, offset=(0,
         z_up = noise.positional_normal(seed, k, 1, 4 * y0, 4 * x0, 4 * height, 4 * width, channels)
         z_lo = tf.tile(z_lo[None] * noise_scale, [batch, 1, 1, 1])
         z_up = tf.tile(z_up[None] * noise_scale, [batch, 1, 1, 1])
-        return tf.cast(generator([lr, z_lo, z_up]), tf.float32)
+        out = tf.cast(generator([lr, z_lo, z_up]), tf.float32)
+        return consistency.back_project(out, lr, iterations=consistency_iterations)
 
     samples = tf.map_fn(one_sample, tf.range(num_samples),
                         fn_output_signature=tf.TensorSpec(None, tf.float32))

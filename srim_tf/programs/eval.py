@@ -10,7 +10,7 @@ import sys
 
 from absl import app, flags, logging
 
-from srim_tf import evaluation, flag_checks
+from srim_tf import consistency, evaluation, flag_checks
 from srim_tf.samplers import load_sampler
 from srim_tf.programs import runner
 
@@ -20,6 +20,9 @@ flags.DEFINE_multi_string("hr_dir", None, "Folder of HR images (repeatable); nam
 flags.DEFINE_integer("num_samples", 10, "Samples per image for stochastic models (K).")
 flags.DEFINE_integer("seed", 0, "Noise seed.")
 flags.DEFINE_integer("tile_size", 256, "Tile size in LR pixels (0: whole image).")
+flags.DEFINE_bool("consistency", False,
+                  "Back-project every output onto its input so that, downsampled as the input was"
+                  " made (MATLAB bicubic), it gives the input back (LR-PSNR > 45 dB; see README).")
 flags.DEFINE_string("json", None, "Write per-set means and per-image values here.")
 flags.DEFINE_string("csv", None, "Write one row per image and per set here.")
 FLAGS = flags.FLAGS
@@ -34,7 +37,8 @@ def main(argv):
         raise app.UsageError("--hr_dir is required (one or more HR folders).")
     method = FLAGS.method
     if method != "bicubic" and not method.startswith("folder:"):
-        method = load_sampler(method, flag="method")
+        method = load_sampler(method, flag="method", consistency_iterations=(
+            consistency.DEFAULT_ITERATIONS if FLAGS.consistency else 0))
     results = evaluation.evaluate(method, FLAGS.hr_dir, FLAGS.num_samples, FLAGS.seed, FLAGS.tile_size)
     print(evaluation.table(results))
     if FLAGS.json:

@@ -6,7 +6,7 @@ Usage: srim_export --workdir=WORKDIR --export_dir=/models/srim [--version=N]
 
 from absl import app, flags, logging
 
-from srim_tf import export, flag_checks, tflite
+from srim_tf import consistency, export, flag_checks, tflite
 from srim_tf.inference import receptive_field
 from srim_tf.checkpoints import load_generator
 from srim_tf.pretrained import load_pretrained, save_pretrained
@@ -28,6 +28,9 @@ flags.DEFINE_string("tflite", None,
                     " (PATH.tflite) for on-device sampling: inputs lr, z_lo, z_up (noise), output hr.")
 flags.DEFINE_list("tflite_lr_size", [],
                   "height,width of the LR input the .tflite file is fixed to (empty: any size).")
+flags.DEFINE_bool("consistency", False,
+                  "Back-project every output onto its input so that, downsampled as the input was"
+                  " made (MATLAB bicubic), it gives the input back (LR-PSNR > 45 dB; see README).")
 FLAGS = flags.FLAGS
 flag_checks.noise_scale()
 flag_checks.at_least("max_input_pixels", 1)
@@ -56,7 +59,8 @@ def main(argv):
     path = export.export(generator, FLAGS.export_dir, FLAGS.version, FLAGS.noise_scale,
                          FLAGS.max_input_pixels,
                          receptive_field(generator.num_convs, generator.kernel_size),
-                         FLAGS.max_request_pixels)
+                         FLAGS.max_request_pixels,
+                         consistency.DEFAULT_ITERATIONS if FLAGS.consistency else 0)
     logging.info("Exported %s", path)
     print(path)
 
