@@ -48,6 +48,13 @@ def super_resolve_image(sampler, rgb, num_samples=1, seed=0, noise_scale=1.0, ti
     Returns:
         uint8 `[K, 4H, 4W, 3]`.
     """
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be an integer >= 1. Received: num_samples={num_samples!r}")
+    if tile_size is not None and tile_size < 0 or overlap is not None and overlap < 0:
+        raise ValueError("tile_size and overlap must be >= 0 (tile_size 0: whole image)."
+                         f" Received: tile_size={tile_size}, overlap={overlap}")
+    if not math.isfinite(noise_scale):  # inf or NaN noise gives black images
+        raise ValueError(f"noise_scale must be finite. Received: noise_scale={noise_scale}")
     height, width = rgb.shape[:2]
     margin = sampler.receptive_field if overlap is None else overlap
     tile = tile_size or max(height, width)

@@ -338,3 +338,16 @@ def test_png_written_in_bands_decodes_to_the_same_pixels(tmp_path, channels, six
                                dtype=tf.uint16 if sixteen_bit else tf.uint8).numpy()
     np.testing.assert_array_equal(decoded, pixels.astype(np.uint16) * 257 if sixteen_bit else pixels)
     assert os.listdir(tmp_path) == ["x.png"]
+
+
+def test_tiled_inference_refuses_values_that_gave_black_images(trained_workdir):
+    from srim_tf.inference import super_resolve_image
+    from srim_tf.samplers import load_sampler
+
+    sampler, image = load_sampler(trained_workdir), np.full((6, 5, 3), 100, np.uint8)
+    for kwargs, match in [(dict(tile_size=-1), "tile_size=-1"), (dict(overlap=-5), "overlap=-5"),
+                          (dict(noise_scale=float("nan")), "noise_scale=nan"),
+                          (dict(num_samples=0), "num_samples=0")]:
+        with pytest.raises(ValueError, match=match):
+            super_resolve_image(sampler, image, **kwargs)
+    assert super_resolve_image(sampler, image, tile_size=0).max() > 0
