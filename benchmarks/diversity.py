@@ -41,7 +41,7 @@ BASE = dict(
     selection_pixel_weight=1.0, selection_conv4_4_weight=0.0,
     learning_rate=1e-3, lr_decay_steps=[], vgg_weights="random",
     summary_every=50, image_summary_every=10 ** 6, checkpoint_every=10 ** 6,
-    num_validation_images=2, restart=True)
+    num_validation_images=2)
 
 # name -> (what changes, overrides of BASE)
 VARIANTS = {
@@ -92,14 +92,15 @@ def main():
             results = json.load(f)["results"]
     for name in names:
         description, overrides = VARIANTS[name]
-        workdir = os.path.join(args.workdirs, name)
+        # A finished workdir is measured again, not retrained (train_and_evaluate resumes).
+        workdir = os.path.join(args.workdirs, f"{name}_{args.steps}")
         start = time.perf_counter()
         train_and_evaluate(config_for(overrides, args.steps, args.seed, args.data_dir), workdir)
         seconds = time.perf_counter() - start
         measured = evaluation.evaluate(load_sampler(workdir), [os.path.join(args.data_dir, "Set14")],
                                        args.num_samples,
                                        show_progress=False)
-        result = {k: v for k, v in next(iter(measured.values())).items() if k != "per_image"}
+        result = {k: v for k, v in next(iter(measured.values())).items() if isinstance(v, float)}
         results[name] = {"description": description, "train_seconds": round(seconds), **result}
         print(f"{name}: " + ", ".join(f"{k}={v:.4g}" for k, v in result.items()), flush=True)
         write(results, args)
