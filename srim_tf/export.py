@@ -8,6 +8,8 @@ Signatures (method `tensorflow/serving/predict`):
     encoded          encoded PNG/JPEG strings [N] -> PNG strings [N] (REST clients, base64)
     samples_at       float images in [0, 1], num_samples, seed, noise_scale, offset [2]
                      -> float samples; used by our tiled inference on large images
+The generator computes in the precision chosen at export (`precision`, recorded in the
+SavedModel as a string variable); every signature's inputs and outputs keep their dtypes.
 Every request is checked before any work is done, and a bad one fails alone with an
 InvalidArgument naming what is accepted: images of rank 4 with 3 channels and at least one
 pixel, at most `max_input_pixels` (H * W) per image, `num_samples` >= 1, a finite
@@ -25,8 +27,9 @@ import shutil
 import tensorflow as tf
 from absl import logging
 
-from srim_tf import consistency
+from srim_tf import consistency, options
 from srim_tf.flag_checks import MAX_NOISE_SCALE
+from srim_tf.precision import INFERENCE_PRECISIONS, in_precision
 from srim_tf.sampling import super_resolve_with
 
 _IMAGES = tf.TensorSpec(None, tf.uint8, name="images")
@@ -45,11 +48,15 @@ class ServingModule(tf.Module):
         max_request_pixels: largest accepted N * K * H * W of one request.
         consistency_iterations: passes of back-projection of every output onto its input
             (`consistency.py`; 0: off). The recorded receptive field grows to match.
+        precision: what the generator computes in (`precision.INFERENCE_PRECISIONS`),
+            recorded as `precision`; inputs and outputs keep their dtypes, and
+            back-projection stays in float32.
     """
 
     def __init__(self, generator, noise_scale=0.0, max_input_pixels=1024 * 1024, receptive_field=16,
-                 max_request_pixels=1024 * 1024, consistency_iterations=0):
+                 max_request_pixels=1024 * 1024, consistency_iterations=0, precision="float32"):
         super().__init__()
+        options.check_choice("precision", precision, INFERENCE_PRECISIONS)
         if not 1 <= int(max_request_pixels) <= MAX_REQUEST_PIXELS_LIMIT:
             raise ValueError(f"max_request_pixels must be in [1, {MAX_REQUEST_PIXELS_LIMIT}]."
                              f" Received: max_request_pixels={max_request_pixels}")
@@ -59,6 +66,9 @@ class ServingModule(tf.Module):
         if not 1 <= int(max_input_pixels):
             raise ValueError(f"max_input_pixels must be >= 1. Received: max_input_pixels={max_input_pixels}")
         self.generator = generator
+        # A plain object (not tracked): it computes on `generator`'s variables, saved once.
+        self._computing = in_precision(generator, precision)
+        self.precision = tf.Variable(precision, trainable=False, name="precision")
         self.consistency_iterations = int(consistency_iterations)
         receptive_field = int(receptive_field) + consistency.context(self.consistency_iterations)
         # Keras 3 variables wrap tf.Variables; TF1-style loaders (TF Serving's C++ loader,
@@ -122,7 +132,7 @@ class ServingModule(tf.Module):
             self._request_error(images, num_samples, noise_scale),
             images, num_samples, seed, noise_scale, *offset)
         images = tf.ensure_shape(tf.cast(images, tf.float32), [None, None, None, 3])
-        return super_resolve_with(self.generator, images, tf.cast(num_samples, tf.int32),
+        return super_resolve_with(self._computing, images, tf.cast(num_samples, tf.int32),
                                   seed, noise_scale, (y0, x0), self.consistency_iterations)
 
     @staticmethod
@@ -204,7 +214,8 @@ def next_version(export_dir):
 
 
 def export(generator, export_dir, version=None, noise_scale=0.0, max_input_pixels=1024 * 1024,
-           receptive_field=16, max_request_pixels=1024 * 1024, consistency_iterations=0):
+           receptive_field=16, max_request_pixels=1024 * 1024, consistency_iterations=0,
+           precision="float32"):
     """Writes `export_dir/<version>/` (saved_model.pb + variables); returns that path.
 
     The SavedModel is written to a hidden temporary folder beside it and renamed into place
@@ -222,7 +233,7 @@ def export(generator, export_dir, version=None, noise_scale=0.0, max_input_pixel
         raise ValueError(f"Export version {version} already exists at {path}; refusing to"
                          " overwrite. Choose another --version or leave it out for the next one.")
     module = ServingModule(generator, noise_scale, max_input_pixels, receptive_field,
-                           max_request_pixels, consistency_iterations)
+                           max_request_pixels, consistency_iterations, precision)
     signatures = {"serving_default": module.serve, "samples": module.samples,
                   "encoded": module.encoded, "samples_at": module.samples_at}
     _remove_abandoned_partial_exports(export_dir)

@@ -19,6 +19,8 @@ from srim_tf.layers import BilinearUpsample, ConcatConv2D, WeightNormConv2D
 NORMALIZATIONS = ("weight", "batch", "none")
 ACTIVATIONS = ("leaky_relu", "relu")
 STAGE_OUTPUTS = ("sigmoid", "residual")
+# Layers computing in float32 under any policy, so outputs lie in [0, 1] exactly.
+FLOAT32_LAYERS = ("residual", "rgb")
 
 
 def _conv(filters, kernel_size, normalization, name, zero_init=False):

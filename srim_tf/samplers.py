@@ -12,22 +12,25 @@ import os
 
 import tensorflow as tf
 
-from srim_tf import checkpoints, consistency
+from srim_tf import checkpoints, consistency, options
+from srim_tf.precision import INFERENCE_PRECISIONS, in_precision
 from srim_tf.sampling import super_resolve_with
 from srim_tf.inference import receptive_field
 from srim_tf.pretrained import load_pretrained
 
 
 class GeneratorSampler:
-    """Samples from a Keras `SRIMGenerator`."""
+    """Samples from a Keras `SRIMGenerator`, computing in `precision` (`precision.py`)."""
 
-    def __init__(self, generator, description):
+    def __init__(self, generator, description, precision="float32"):
         self.generator = generator
-        self.description = description
+        self.precision = precision
+        self.description = description if precision == "float32" else f"{description}, in {precision}"
         self.receptive_field = receptive_field(generator.num_convs, generator.kernel_size)
+        computing = in_precision(generator, precision)
         self._run = tf.function(
             lambda lr, k, seed, scale, offset: super_resolve_with(
-                generator, lr, k, seed, scale, (offset[0], offset[1])),
+                computing, lr, k, seed, scale, (offset[0], offset[1])),
             input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32),
                              tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int64),
                              tf.TensorSpec([], tf.float32), tf.TensorSpec([2], tf.int32)])
@@ -41,9 +44,16 @@ class GeneratorSampler:
 class SavedModelSampler:
     """Samples through an exported SavedModel's `samples_at` signature."""
 
-    def __init__(self, path):
+    def __init__(self, path, precision=None):
         self.loaded = tf.saved_model.load(path)
-        self.description = f"SavedModel {path}"
+        # Exports from before --precision have no record of it: they compute in float32.
+        recorded = getattr(self.loaded, "precision", None)
+        self.precision = recorded.numpy().decode() if recorded is not None else "float32"
+        if precision not in (None, self.precision):
+            raise ValueError(f"The SavedModel {path} computes in {self.precision}, as it was"
+                             f" exported; export it again with --precision={precision}, or"
+                             f" leave --precision out. Received: --precision={precision}")
+        self.description = f"SavedModel {path}, in {self.precision}"
         self.receptive_field = int(self.loaded.receptive_field.numpy())
         self._run = self.loaded.signatures["samples_at"]
 
@@ -88,22 +98,26 @@ class ConsistentSampler:
         return projected.numpy().reshape(samples.shape)
 
 
-def load_sampler(spec="pretrained", flag="model", consistency_iterations=0):
+def load_sampler(spec="pretrained", flag="model", consistency_iterations=0, precision=None):
     """A sampler for `spec` (see the module docstring); `ValueError` naming it (as the
     program's `--flag`) if none fits. `consistency_iterations` > 0 back-projects its
-    outputs onto their inputs (`ConsistentSampler`)."""
-    sampler = _load_sampler(spec, flag)
+    outputs onto their inputs (`ConsistentSampler`, in float32). `precision` is what the
+    generator computes in (`precision.INFERENCE_PRECISIONS`); None: float32, or for a
+    SavedModel the precision it was exported in (another one is a `ValueError`)."""
+    if precision is not None:
+        options.check_choice("precision", precision, INFERENCE_PRECISIONS)
+    sampler = _load_sampler(spec, flag, precision)
     return ConsistentSampler(sampler, consistency_iterations) if consistency_iterations else sampler
 
 
-def _load_sampler(spec, flag):
+def _load_sampler(spec, flag, precision):
     if spec == "pretrained":
-        return GeneratorSampler(load_pretrained(), "pretrained model")
+        return GeneratorSampler(load_pretrained(), "pretrained model", precision or "float32")
     saved_model = _saved_model_dir(spec)
     if saved_model:
-        return SavedModelSampler(saved_model)
+        return SavedModelSampler(saved_model, precision)
     if checkpoints.latest_checkpoint(spec):
         generator, _, checkpoint = checkpoints.load_generator(spec)
-        return GeneratorSampler(generator, f"checkpoint {checkpoint}")
+        return GeneratorSampler(generator, f"checkpoint {checkpoint}", precision or "float32")
     raise ValueError("Unknown model. Expected 'pretrained', a srim_train workdir, a checkpoint"
                      f" prefix, or an exported SavedModel. Received: --{flag}={spec}")
