@@ -340,6 +340,43 @@ def inference(quick):
     return rows
 
 
+# ---- inference precision: float32 vs bfloat16 sampling, timed by turns ---------------------------
+
+PRECISION_PHOTO = os.path.join(ROOT, "..", "shared", "data", "BSD200", "100075.png")  # 481x321
+
+
+def inference_precision(quick):
+    """Seconds and achieved GFLOP/s of `srim_sample`'s work on one 481x321 photo (K = 3,
+    tiles of 256) with the generator in float32 and in bfloat16, taking turns."""
+    from srim_tf import image_io
+    from srim_tf.inference import super_resolve_image
+    from srim_tf.pretrained import load_pretrained, settings
+    from srim_tf.samplers import GeneratorSampler
+
+    if os.path.isfile(PRECISION_PHOTO):
+        image, source = image_io.read_image(PRECISION_PHOTO).rgb, "BSD200/100075.png"
+    else:
+        image = (tf.image.resize(np.random.default_rng(0).random((40, 60, 3)), (321, 481)).numpy()
+                 .clip(0, 1) * 255).astype(np.uint8)
+        image, source = image, "smooth random 481x321"
+    if quick:
+        image = image[:128, :128]
+    num_samples = 3
+    generator = load_pretrained()
+    # Convolutions only, on the useful output (tile context margins not counted).
+    flops = generator_flops(settings(), 1) * image.shape[0] * image.shape[1] * num_samples
+    samplers = {p: GeneratorSampler(generator, "pretrained", p) for p in ("float32", "bfloat16")}
+    times = interleaved_times(
+        {p: (lambda s=s: super_resolve_image(s, image, num_samples, seed=0)) for p, s in samplers.items()},
+        1 if quick else 3)
+    rows = {}
+    for precision, seconds in times.items():
+        median = float(np.median(seconds))
+        rows[precision] = {"seconds": median, "rounds": seconds, "gflops": flops / median / 1e9}
+    return {"image": f"{source}, {image.shape[1]}x{image.shape[0]}", "num_samples": num_samples,
+            "tera_flop": flops / 1e12, "precisions": rows}
+
+
 # ---- report ------------------------------------------------------------------------------------
 
 def markdown(results):
@@ -390,6 +427,15 @@ def markdown(results):
     lines += ["", "| inference (LR size, tiles of 256) | seconds | peak RSS MB |", "|---|---|---|"]
     for size, row in results["inference"].items():
         lines.append(f"| {size} ({row['model']}) | {row['seconds']:.2f} | {row['peak_rss_mb']:.0f} |")
+    if "inference_precision" in results:
+        r = results["inference_precision"]
+        ceiling = {"float32": c["conv_gflops"], "bfloat16": c["conv_bf16_gflops"]}
+        lines += ["", f"| sampling {r['image']}, K = {r['num_samples']} ({r['tera_flop']:.2f} TFLOP), by turns"
+                  " | seconds (median) | all rounds | GFLOP/s | of the conv ceiling |", "|---|---|---|---|---|"]
+        for precision, row in r["precisions"].items():
+            rounds = ", ".join(f"{t:.2f}" for t in row["rounds"])
+            lines.append(f"| --precision={precision} | {row['seconds']:.2f} | {rounds} | {row['gflops']:.0f}"
+                         f" | {100 * row['gflops'] / ceiling[precision]:.0f}% |")
     lines += ["", "| data pipeline | triples/s | training demand (triples/s) |", "|---|---|---|"]
     demand = {row["hr_size"]: row["batch_size"] / row["step_seconds"] for row in results["steps"]}
     for name, row in results["data"].items():
@@ -418,7 +464,8 @@ def steps(quick):
 
 
 SECTIONS = {"ceilings": ceilings, "steps": steps, "paper": paper_shapes,
-            "projections": projections, "data": data_pipeline, "inference": inference}
+            "projections": projections, "data": data_pipeline, "inference": inference,
+            "inference_precision": inference_precision}
 
 
 def run_section(name, quick):
