@@ -46,7 +46,13 @@ BASE = dict(
 # name -> (what changes, overrides of BASE)
 VARIANTS = {
     "base": ("base: whole-image selection, 8 + 8 codes, fixed jitter, pixel L1", {}),
-    "per_step_jitter": ("jitter redrawn every step", {"code_jitter_mode": "per_step"}),
+    # Without code reuse every step chooses fresh codes, so fixed and per-step jitter are the
+    # same draw: compare them under reuse (cpu_x4's pool, scaled down).
+    "reuse": ("code reuse (pool 64, 100 steps), jitter fixed per pool (authors')",
+              {"code_pool_size": 64, "code_reuse_steps": 100}),
+    "reuse_per_step_jitter": ("code reuse, jitter redrawn every step",
+                              {"code_pool_size": 64, "code_reuse_steps": 100,
+                               "code_jitter_mode": "per_step"}),
     "anchor": ("+ z = 0 anchor loss (weight 1)", {"zero_code_loss_weight": 1.0}),
     "codes16": ("16 + 16 codes per stage", {"num_lower_samples": 16, "num_upper_samples": 16,
                                             "sample_chunk": 16}),
@@ -57,6 +63,9 @@ VARIANTS = {
     "noise16": ("16 noise channels per stage", {"noise_channels": 16}),
     "lr3e-4": ("learning rate 3e-4", {"learning_rate": 3e-4}),
     "patch4": ("codes chosen per 4x4-LR-pixel patch", {"selection_patch": 4}),
+    "patch2": ("codes chosen per 2x2-LR-pixel patch", {"selection_patch": 2}),
+    "patch2_anchor": ("per 2x2 patch + z = 0 anchor loss", {"selection_patch": 2,
+                                                             "zero_code_loss_weight": 1.0}),
 }
 
 
