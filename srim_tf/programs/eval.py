@@ -10,9 +10,9 @@ import sys
 
 from absl import app, flags, logging
 
-from srim_tf import consistency, evaluation, flag_checks
+from srim_tf import evaluation, flag_checks
 from srim_tf.samplers import load_sampler
-from srim_tf.programs import runner
+from srim_tf.programs import inference_flags, runner
 
 flags.DEFINE_string("method", "bicubic",
                     "bicubic | pretrained | a workdir | a checkpoint | a SavedModel | folder:PATH of SR images.")
@@ -20,17 +20,10 @@ flags.DEFINE_multi_string("hr_dir", None, "Folder of HR images (repeatable); nam
 flags.DEFINE_integer("num_samples", 10, "Samples per image for stochastic models (K).")
 flags.DEFINE_integer("seed", 0, "Noise seed.")
 flags.DEFINE_integer("tile_size", 256, "Tile size in LR pixels (0: whole image).")
-flags.DEFINE_bool("consistency", False,
-                  "Back-project every output onto its input so that, downsampled as the input was"
-                  " made (MATLAB bicubic), it gives the input back (LR-PSNR > 45 dB; see README).")
-flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16", "float16"],
-                  "What the generator computes in: bfloat16 is faster on CPUs with AVX-512 BF16"
-                  " or AMX and on GPUs, at a small PSNR cost (README, Sampling); float16 suits"
-                  " GPUs only. Inputs and outputs keep their dtypes."
-                  " A SavedModel computes in the precision it was exported in.")
 flags.DEFINE_string("json", None, "Write per-set means and per-image values here.")
 flags.DEFINE_string("csv", None, "Write one row per image and per set here.")
 FLAGS = flags.FLAGS
+flags.adopt_module_key_flags(inference_flags)
 flag_checks.at_least("num_samples", 1)
 flag_checks.at_least("tile_size", 0)
 
@@ -43,7 +36,7 @@ def main(argv):
     method = FLAGS.method
     if method != "bicubic" and not method.startswith("folder:"):
         method = load_sampler(method, flag="method", consistency_iterations=(
-            consistency.DEFAULT_ITERATIONS if FLAGS.consistency else 0),
+            inference_flags.consistency_iterations()),
             precision=FLAGS.precision if FLAGS["precision"].present else None)
     results = evaluation.evaluate(method, FLAGS.hr_dir, FLAGS.num_samples, FLAGS.seed, FLAGS.tile_size)
     print(evaluation.table(results))

@@ -6,11 +6,11 @@ Usage: srim_export --workdir=WORKDIR --export_dir=/models/srim [--version=N]
 
 from absl import app, flags, logging
 
-from srim_tf import consistency, export, flag_checks, tflite
+from srim_tf import export, flag_checks, tflite
 from srim_tf.inference import receptive_field
 from srim_tf.checkpoints import load_generator
 from srim_tf.pretrained import load_pretrained, save_pretrained
-from srim_tf.programs import runner
+from srim_tf.programs import inference_flags, runner
 
 flags.DEFINE_string("workdir", None, "A srim_train workdir or checkpoint; 'pretrained' for the shipped model.")
 flags.DEFINE_string("export_dir", None, "Model base path for TF Serving.")
@@ -28,15 +28,8 @@ flags.DEFINE_string("tflite", None,
                     " (PATH.tflite) for on-device sampling: inputs lr, z_lo, z_up (noise), output hr.")
 flags.DEFINE_list("tflite_lr_size", [],
                   "height,width of the LR input the .tflite file is fixed to (empty: any size).")
-flags.DEFINE_bool("consistency", False,
-                  "Back-project every output onto its input so that, downsampled as the input was"
-                  " made (MATLAB bicubic), it gives the input back (LR-PSNR > 45 dB; see README).")
-flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16", "float16"],
-                  "What the generator computes in: bfloat16 is faster on CPUs with AVX-512 BF16"
-                  " or AMX and on GPUs, at a small PSNR cost (README, Sampling); float16 suits"
-                  " GPUs only. Inputs and outputs keep their dtypes."
-                  " Applies to SavedModel exports, which record it as `precision`.")
 FLAGS = flags.FLAGS
+flags.adopt_module_key_flags(inference_flags)
 flag_checks.noise_scale()
 flag_checks.at_least("max_input_pixels", 1)
 flag_checks.at_least("version", 1)
@@ -69,7 +62,7 @@ def main(argv):
                          FLAGS.max_input_pixels,
                          receptive_field(generator.num_convs, generator.kernel_size),
                          FLAGS.max_request_pixels,
-                         consistency.DEFAULT_ITERATIONS if FLAGS.consistency else 0,
+                         inference_flags.consistency_iterations(),
                          FLAGS.precision)
     logging.info("Exported %s", path)
     print(path)

@@ -15,10 +15,10 @@ import numpy as np
 from absl import app, flags, logging
 from tqdm import tqdm
 
-from srim_tf import consistency, flag_checks, image_io, inference
+from srim_tf import flag_checks, image_io, inference
 from srim_tf.output_names import output_stems
 from srim_tf.samplers import load_sampler
-from srim_tf.programs import runner
+from srim_tf.programs import inference_flags, runner
 
 flags.DEFINE_multi_string("input", None, "Image file, folder (recursive) or glob; repeatable.")
 flags.DEFINE_string("output_dir", None, "Where the outputs go (created if missing).")
@@ -28,16 +28,9 @@ flags.DEFINE_integer("seed", 0, "Noise seed: the same seed gives the same sample
 flags.DEFINE_float("noise_scale", 1.0, "0: deterministic output at z = 0; 1: the training distribution.")
 flags.DEFINE_integer("tile_size", 256, "Tile size in LR pixels (0: whole image at once).")
 flags.DEFINE_integer("overlap", None, "Context margin per tile in LR pixels (default: receptive field).")
-flags.DEFINE_bool("consistency", False,
-                  "Back-project every output onto its input so that, downsampled as the input was"
-                  " made (MATLAB bicubic), it gives the input back (LR-PSNR > 45 dB; see README).")
-flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16", "float16"],
-                  "What the generator computes in: bfloat16 is faster on CPUs with AVX-512 BF16"
-                  " or AMX and on GPUs, at a small PSNR cost (README, Sampling); float16 suits"
-                  " GPUs only. Inputs and outputs keep their dtypes."
-                  " A SavedModel computes in the precision it was exported in.")
 flags.DEFINE_bool("contact_sheet", False, "Also write a contact sheet and a std map per input.")
 FLAGS = flags.FLAGS
+flags.adopt_module_key_flags(inference_flags)
 flag_checks.at_least("num_samples", 1)
 flag_checks.at_least("tile_size", 0)
 flag_checks.at_least("overlap", 0)
@@ -82,7 +75,7 @@ def main(argv):
         raise app.UsageError(f"No input images found in {FLAGS.input}")
     stems = output_stems(paths)
     sampler = load_sampler(FLAGS.model, consistency_iterations=(
-        consistency.DEFAULT_ITERATIONS if FLAGS.consistency else 0),
+        inference_flags.consistency_iterations()),
         precision=FLAGS.precision if FLAGS["precision"].present else None)
     logging.info("Model: %s", sampler.description)
     os.makedirs(FLAGS.output_dir, exist_ok=True)
