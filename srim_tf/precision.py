@@ -10,6 +10,7 @@ strategy, and other samplers of the same generator, share).
 """
 
 import keras
+import tensorflow as tf
 
 from srim_tf import options
 from srim_tf.model import FLOAT32_LAYERS
@@ -39,6 +40,9 @@ class PrecisionCopy:
     def __init__(self, model, precision, float32_layers=()):
         options.check_choice("precision", precision, INFERENCE_PRECISIONS)
 
+        # Not for AutoGraph: in a long test session a traced call reached an AutoGraph-
+        # converted copy of this function with the wrong arguments.
+        @tf.autograph.experimental.do_not_convert
         def clone(layer):
             policy = "float32" if layer.name in float32_layers else _POLICIES[precision]
             return layer.__class__.from_config({**layer.get_config(), "dtype": policy})
@@ -49,6 +53,7 @@ class PrecisionCopy:
         self.copy = keras.models.clone_model(model, clone_function=clone)
         self.compute_dtype = precision
 
+    @tf.autograph.experimental.do_not_convert
     def __call__(self, inputs):
         outputs, _ = self.copy.stateless_call(self.original.trainable_variables,
                                               self.original.non_trainable_variables, inputs)
