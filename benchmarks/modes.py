@@ -221,9 +221,10 @@ def write(results, args, prefix):
     with open(prefix + ".json", "w", encoding="utf-8") as f:
         json.dump({"args": vars(args), "results": results}, f, indent=2)
     lines = [f"Command: `python benchmarks/modes.py --steps={args.steps} --batch={args.batch}"
-             f" --k={args.k} --runs={','.join(results)}`; {args.test_images} test images x 64"
-             f" blocks, K = {args.k} samples each. Chance coverage of K uniform draws from 8"
-             f" patterns: {1 - (7 / 8) ** args.k:.3f}.", "",
+             f" --k={args.k} --test_images={args.test_images} --runs={','.join(results)}`;"
+             f" {args.test_images} test images x 64 blocks, K = {args.k} samples each. A perfect"
+             f" sampler (every block's pattern drawn uniformly from the 8) would cover"
+             f" {1 - (7 / 8) ** args.k:.3f} with precision 1.", "",
              "| run | coverage | precision | LR-PSNR (dB) | train s |", "|---|---|---|---|---|"]
     for name, r in results.items():
         lines.append(f"| {r['description']} | {r['coverage']:.3f} | {r['precision']:.3f} |"
