@@ -13,7 +13,8 @@ import numpy as np
 from srim_tf import checkpoints
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRAIN_STEPS = 30
+# Long enough that ten kills never reach the end on a fast idle machine (30 did, once).
+TRAIN_STEPS = 150
 FLAGS = ["--data=builtin", "--hr_size=16", "--batch_size=2", "--patches_per_image=2",
          "--channels=4", "--kernel_size=3", "--num_convs=2", "--num_lower_samples=2",
          "--num_upper_samples=2", "--sample_chunk=2", "--vgg_weights=random",
