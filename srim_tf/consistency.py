@@ -13,10 +13,10 @@ convention, as the training pairs and the evaluation use).
 
 import tensorflow as tf
 
-from srim_tf.resize import bicubic_downsample
+from srim_tf.resize import bicubic_downsample, bicubic_upsample
 
-# Passes of back-projection: each shrinks the LR error by about 5x on natural images
-# (benchmarks/README.md), so 8 take a ~35 dB output past 60 dB before 8-bit rounding.
+# Passes of back-projection: on Set5's baby and butterfly, bicubic outputs went from 40.3 and
+# 31.3 dB LR-PSNR to 77 and 67 dB after 8 passes (48 and 39 dB after one), rounded to 8 bits.
 DEFAULT_ITERATIONS = 8
 # LR pixels one pass reaches beyond a pixel: the downsampling's kernel (2 LR pixels at 4x)
 # and the bicubic upsampling's (2 LR pixels). Tiling adds this times the passes as context.
@@ -39,14 +39,9 @@ def back_project(outputs, lr, scale=4, iterations=DEFAULT_ITERATIONS):
     lr = tf.cast(lr, tf.float32)
     for _ in range(iterations):
         error = lr - bicubic_downsample(outputs, scale, quantize=False)
-        outputs = tf.clip_by_value(outputs + _upsample_error(error, scale), 0.0, 1.0)
+        correction = bicubic_upsample(error, scale, clip=False)  # errors are signed
+        outputs = tf.clip_by_value(outputs + correction, 0.0, 1.0)
     return outputs
-
-
-def _upsample_error(error, scale):
-    # Like `bicubic_upsample`, without its clip to [0, 1]: errors are signed.
-    shape = tf.shape(error)
-    return tf.image.resize(error, [shape[1] * scale, shape[2] * scale], "bicubic")
 
 
 def context(iterations):

@@ -28,7 +28,8 @@ def rgb_to_y(images):
 
 
 def _crop(images, border):
-    return images[:, border:-border, border:-border, :] if border > 0 else images
+    # Height and width are the two axes before the channels, for [N, H, W, C] or [N, K, H, W, C].
+    return images[..., border:-border, border:-border, :] if border > 0 else images
 
 
 def psnr(images, references, max_value=1.0):
@@ -104,21 +105,17 @@ def diversity_by_texture(samples, reference, fraction=0.25, border=0):
     Returns:
         `(textured_std, flat_std)`, each `[N]`, in [0, 1] units (x 255 for grey levels).
     """
-    samples = _crop5(tf.cast(samples, tf.float32), border)
+    samples = _crop(tf.cast(samples, tf.float32), border)
     reference = _crop(tf.cast(reference, tf.float32), border)
     std = tf.reduce_mean(tf.math.reduce_std(samples, axis=1), axis=-1)  # [N, H, W]
     gradient = _gradient_magnitude(reference)
     count = tf.shape(std)[1] * tf.shape(std)[2]
     take = tf.maximum(1, tf.cast(tf.cast(count, tf.float32) * fraction, tf.int32))
     order = tf.argsort(tf.reshape(gradient, [tf.shape(std)[0], -1]), axis=1)  # flat first
-    flat_std = tf.reshape(std, [tf.shape(std)[0], -1])
-    flat = tf.reduce_mean(tf.gather(flat_std, order[:, :take], batch_dims=1), axis=1)
-    textured = tf.reduce_mean(tf.gather(flat_std, order[:, -take:], batch_dims=1), axis=1)
+    std_per_pixel = tf.reshape(std, [tf.shape(std)[0], -1])
+    flat = tf.reduce_mean(tf.gather(std_per_pixel, order[:, :take], batch_dims=1), axis=1)
+    textured = tf.reduce_mean(tf.gather(std_per_pixel, order[:, -take:], batch_dims=1), axis=1)
     return textured, flat
-
-
-def _crop5(samples, border):
-    return samples[:, :, border:-border, border:-border, :] if border > 0 else samples
 
 
 def high_frequency_ratio(images, references, border=0):

@@ -51,9 +51,9 @@ def bicubic_downsample(images, scale, quantize=True):
                pad_w // scale: pad_w // scale + width // scale, :]
 
 
-def bicubic_upsample(images, scale):
-    """Bicubic upsampling (the baseline), clipped to [0, 1]."""
+def bicubic_upsample(images, scale, clip=True):
+    """Bicubic upsampling (the baseline), clipped to [0, 1] unless `clip` is False (signed data)."""
     images = tf.convert_to_tensor(images, tf.float32)
     shape = tf.shape(images)
-    return tf.clip_by_value(
-        tf.image.resize(images, [shape[1] * scale, shape[2] * scale], "bicubic"), 0.0, 1.0)
+    out = tf.image.resize(images, [shape[1] * scale, shape[2] * scale], "bicubic")
+    return tf.clip_by_value(out, 0.0, 1.0) if clip else out
