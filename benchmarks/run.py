@@ -5,6 +5,8 @@
     python benchmarks/run.py --quick    # under 3 minutes; the paper-shape selection is
                                         # measured with 10 + 10 codes and scaled to 100 + 100,
                                         # the batch-16 step at batch 8 and doubled
+    python benchmarks/run.py --sections inference,inference_variants --out benchmarks/inference
+                                        # only those sections (and the ceilings)
 
 Writes benchmarks/results.json and benchmarks/results.md (or --out PREFIX). Figures are
 medians of repeats; compare ratios within one run, not across runs: machines are shared.
@@ -29,6 +31,9 @@ from absl import flags as absl_flags  # noqa: E402
 from srim_tf import build, data  # noqa: E402
 from srim_tf import flags as srim_flags  # noqa: E402
 from srim_tf.distances import Distance  # noqa: E402
+
+import inference_speed  # noqa: E402
+from flops import conv_flops, generator_flops, vgg_flops  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The authors' PyTorch code (SRIM-pytorch) on this machine, in seconds: typed in from the
@@ -82,33 +87,6 @@ def smooth_batch(batch, hr_size, seed=0):
     coarse = rng.random((batch, hr_size // 8, hr_size // 8, 3)).astype("float32")
     hr = tf.clip_by_value(tf.image.resize(coarse, [hr_size, hr_size], "bicubic"), 0, 1)
     return tuple(x.numpy() for x in data.to_triple(hr))
-
-
-def conv_flops(channels_in, channels_out, kernel, pixels):
-    return 2 * kernel * kernel * channels_in * channels_out * pixels
-
-
-def generator_flops(config, lr_size):
-    """FLOPs of one 4x sample (both stages), counting convolutions only."""
-    c, k, n, z = config["channels"], config["kernel_size"], config["num_convs"], config["noise_channels"]
-    total = 0
-    for out_size in (2 * lr_size, 4 * lr_size):
-        pixels = out_size * out_size
-        total += conv_flops(3 + z, c, k, pixels)
-        total += (n - 2) * conv_flops(c + 3, c, k, pixels)
-        total += conv_flops(c + 3, 3, k, pixels)
-    return total
-
-
-def vgg_flops(size):
-    """FLOPs of VGG19 up to conv4_4 on a size x size image."""
-    total, channels_in = 0, 3
-    for block, convs, channels in ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512)):
-        side = size // (2 ** (block - 1))
-        for _ in range(convs):
-            total += conv_flops(channels_in, channels, 3, side * side)
-            channels_in = channels
-    return total
 
 
 # ---- training step, broken down ------------------------------------------------------------
@@ -307,94 +285,52 @@ def data_pipeline(quick):
     return rows
 
 
-# ---- inference latency and peak memory (one subprocess per size) ---------------------------------
-
-def inference_probe(size, tile):
-    from srim_tf.inference import super_resolve_image
-    from srim_tf.pretrained import load_pretrained
-    from srim_tf.samplers import GeneratorSampler
-
-    try:
-        generator, model = load_pretrained(), "pretrained"
-    except ValueError:
-        config = config_from("configs/cpu_x4.cfg")
-        generator, model = build.generator(config), "cpu_x4 architecture, random weights"
-    sampler = GeneratorSampler(generator, model)
-    image = (np.random.default_rng(0).random((size, size, 3)) * 255).astype(np.uint8)
-    super_resolve_image(sampler, image[:16, :16], 1, tile_size=tile)  # trace
-    start = time.perf_counter()
-    super_resolve_image(sampler, image, 1, tile_size=tile)
-    seconds = time.perf_counter() - start
-    with open("/proc/self/status") as f:
-        peak_mb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb, "model": model}))
-
-
-def inference(quick):
-    rows = {}
-    sizes = (32, 128) if quick else (32, 128, 512, 2048)
-    for size in sizes:
-        out = subprocess.run([sys.executable, __file__, "--inference_probe", str(size)],
-                             capture_output=True, text=True, cwd=ROOT, check=True).stdout
-        rows[f"{size}x{size}"] = json.loads(out.strip().splitlines()[-1])
-    return rows
-
-
-# ---- inference precision: float32 vs bfloat16 sampling, timed by turns ---------------------------
-
-PRECISION_PHOTO = os.path.join(ROOT, "..", "shared", "data", "BSD200", "100075.png")  # 481x321
-
-
-def inference_precision(quick):
-    """Seconds and achieved GFLOP/s of `srim_sample`'s work on one 481x321 photo (K = 3,
-    tiles of 256) with the generator in float32 and in bfloat16, taking turns."""
-    from srim_tf import image_io
-    from srim_tf.inference import super_resolve_image
-    from srim_tf.pretrained import load_pretrained, settings
-    from srim_tf.samplers import GeneratorSampler
-
-    if os.path.isfile(PRECISION_PHOTO):
-        image, source = image_io.read_image(PRECISION_PHOTO).rgb, "BSD200/100075.png"
-    else:
-        image = (tf.image.resize(np.random.default_rng(0).random((40, 60, 3)), (321, 481)).numpy()
-                 .clip(0, 1) * 255).astype(np.uint8)
-        image, source = image, "smooth random 481x321"
-    if quick:
-        image = image[:128, :128]
-    num_samples = 3
-    generator = load_pretrained()
-    # Convolutions only, on the useful output (tile context margins not counted).
-    flops = generator_flops(settings(), 1) * image.shape[0] * image.shape[1] * num_samples
-    samplers = {p: GeneratorSampler(generator, "pretrained", p) for p in ("float32", "bfloat16")}
-    times = interleaved_times(
-        {p: (lambda s=s: super_resolve_image(s, image, num_samples, seed=0)) for p, s in samplers.items()},
-        1 if quick else 3)
-    rows = {}
-    for precision, seconds in times.items():
-        median = float(np.median(seconds))
-        rows[precision] = {"seconds": median, "rounds": seconds, "gflops": flops / median / 1e9}
-    return {"image": f"{source}, {image.shape[1]}x{image.shape[0]}", "num_samples": num_samples,
-            "tera_flop": flops / 1e12, "precisions": rows}
-
-
 # ---- report ------------------------------------------------------------------------------------
 
 def markdown(results):
+    """The report of whichever sections `results` holds (the ceilings always)."""
     lines = [f"Machine: {results['machine']}. Command: `{results['command']}`.", ""]
     c = results["ceilings"]
     lines += ["| ceiling | GFLOP/s |", "|---|---|",
               f"| matmul fp32 | {c['matmul_gflops']:.0f} |", f"| conv 3x3 fp32 | {c['conv_gflops']:.0f} |",
-              f"| conv 3x3 bf16 | {c['conv_bf16_gflops']:.0f} |", ""]
-    lines += ["| training step | seconds | generation | features | distances+selection | gradient step | selection share |",
-              "|---|---|---|---|---|---|---|"]
-    for row in results["steps"]:
+              f"| conv 3x3 bf16 | {c['conv_bf16_gflops']:.0f} |"]
+    if "steps" in results:
+        lines += _steps_markdown(results["steps"])
+    if "paper" in results:
+        lines += _paper_markdown(results["paper"])
+    if "projections" in results:
+        lines += ["", "| projection (conv4_4, k = 1000) | seconds | agreement with exact | (max - min) / min of exact distances |",
+                  "|---|---|---|---|"]
+        for name, row in results["projections"].items():
+            lines.append(f"| {name} (D = {row['dimension']}, {row['inputs']} inputs x {row['samples_per_input']}) | {row['seconds']:.4f}"
+                         f" | {100 * row['agreement_with_exact']:.0f}% | {100 * row['relative_spread_of_exact_distances']:.1f}% |")
+    lines += inference_speed.markdown(results, c)
+    if "data" in results:
+        lines += ["", "| data pipeline | triples/s | training demand (triples/s) |", "|---|---|---|"]
+        demand = {row["hr_size"]: row["batch_size"] / row["step_seconds"] for row in results.get("steps", [])}
+        for name, row in results["data"].items():
+            need = demand.get(int(name[2:]))
+            lines.append(f"| {name} ({row['sources']}) | {row['triples_per_second']:.0f} | {need:.1f} |" if need else
+                         f"| {name} ({row['sources']}) | {row['triples_per_second']:.0f} | - |")
+    return "\n".join(lines) + "\n"
+
+
+def _steps_markdown(rows):
+    lines = ["", "| training step | seconds | generation | features | distances+selection | gradient step | selection share |",
+             "|---|---|---|---|---|---|---|"]
+    for row in rows:
         p = row["parts_seconds"]
         lines.append(f"| {row['name']} (batch {row['batch_size']}, HR {row['hr_size']}, {row['samples'][0]}+{row['samples'][1]} codes)"
                      f" | {row['step_seconds']:.3f} | {p['sample generation']:.3f} | {p['feature extraction']:.3f}"
                      f" | {p['distances and selection']:.4f} | {p['gradient step']:.3f} | {100 * row['selection_and_distance_share']:.2f}% |")
+    return lines
+
+
+def _paper_markdown(paper):
+    lines = []
     lines += ["", "| paper shapes (32->128, 1.54 M params) | ours fp32 | ours bf16 | authors (PyTorch, fp32, typed in*) | speed-up fp32 / bf16 |",
               "|---|---|---|---|---|"]
-    f32, b16 = results["paper"]["float32"], results["paper"]["bfloat16"]
+    f32, b16 = paper["float32"], paper["bfloat16"]
     for key, authors in (("generator_chunk_20_seconds", AUTHORS["generator_chunk_20"]),
                          ("select_per_image_seconds", AUTHORS["select_per_image_best"]),
                          ("train_step_batch_16_seconds", AUTHORS["train_step_batch_16"]),
@@ -418,32 +354,8 @@ def markdown(results):
         lines += ["", "| gradient step, batch 16, paper shapes, mixed_bfloat16 | seconds |", "|---|---|"]
         lines += [f"| {name} | {seconds:.2f} |" for name, seconds in b16["gradient_step_variants"].items()]
     lines += ["", f"Achieved: generator {f32['generator_gflops']:.0f} GFLOP/s fp32 ({100 * f32['generator_share_of_conv_ceiling']:.0f}% of the conv ceiling),"
-              f" {b16['generator_gflops']:.0f} bf16; VGG19 to conv4_4 {f32['vgg_gflops']:.0f} GFLOP/s ({100 * f32['vgg_share_of_conv_ceiling']:.0f}%).", ""]
-    lines += ["| projection (conv4_4, k = 1000) | seconds | agreement with exact | (max - min) / min of exact distances |",
-              "|---|---|---|---|"]
-    for name, row in results["projections"].items():
-        lines.append(f"| {name} (D = {row['dimension']}, {row['inputs']} inputs x {row['samples_per_input']}) | {row['seconds']:.4f}"
-                     f" | {100 * row['agreement_with_exact']:.0f}% | {100 * row['relative_spread_of_exact_distances']:.1f}% |")
-    lines += ["", "| inference (LR size, tiles of 256) | seconds | peak RSS MB |", "|---|---|---|"]
-    for size, row in results["inference"].items():
-        lines.append(f"| {size} ({row['model']}) | {row['seconds']:.2f} | {row['peak_rss_mb']:.0f} |")
-    if "inference_precision" in results:
-        r = results["inference_precision"]
-        ceiling = {"float32": c["conv_gflops"], "bfloat16": c["conv_bf16_gflops"]}
-        lines += ["", f"| sampling {r['image']}, K = {r['num_samples']} ({r['tera_flop']:.2f} TFLOP), by turns"
-                  " | seconds (median) | all rounds | GFLOP/s | of the conv ceiling |", "|---|---|---|---|---|"]
-        for precision, row in r["precisions"].items():
-            rounds = ", ".join(f"{t:.2f}" for t in row["rounds"])
-            lines.append(f"| --precision={precision} | {row['seconds']:.2f} | {rounds} | {row['gflops']:.0f}"
-                         f" | {100 * row['gflops'] / ceiling[precision]:.0f}% |")
-    lines += ["", "| data pipeline | triples/s | training demand (triples/s) |", "|---|---|---|"]
-    demand = {row["hr_size"]: row["batch_size"] / row["step_seconds"] for row in results["steps"]}
-    for name, row in results["data"].items():
-        size = int(name[2:])
-        need = demand.get(size)
-        lines.append(f"| {name} ({row['sources']}) | {row['triples_per_second']:.0f} | {need:.1f} |" if need else
-                     f"| {name} ({row['sources']}) | {row['triples_per_second']:.0f} | - |")
-    return "\n".join(lines) + "\n"
+              f" {b16['generator_gflops']:.0f} bf16; VGG19 to conv4_4 {f32['vgg_gflops']:.0f} GFLOP/s ({100 * f32['vgg_share_of_conv_ceiling']:.0f}%)."]
+    return lines
 
 
 def steps(quick):
@@ -464,8 +376,8 @@ def steps(quick):
 
 
 SECTIONS = {"ceilings": ceilings, "steps": steps, "paper": paper_shapes,
-            "projections": projections, "data": data_pipeline, "inference": inference,
-            "inference_precision": inference_precision}
+            "projections": projections, "data": data_pipeline, "inference": inference_speed.by_size,
+            "inference_variants": inference_speed.variants}
 
 
 def run_section(name, quick):
@@ -487,20 +399,29 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
     parser.add_argument("--section", choices=sorted(SECTIONS), help=argparse.SUPPRESS)
+    parser.add_argument("--sections", help="comma-separated sections to run (default: all): "
+                        + ", ".join(SECTIONS) + "; the ceilings are always measured")
     parser.add_argument("--inference_probe", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--probe_precision", default="float32", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inference_probe:
-        inference_probe(args.inference_probe, 256)
+        inference_speed.probe(args.inference_probe, args.probe_precision)
         return
+    chosen = ["ceilings"] + [name for name in (args.sections or "").split(",") if name and name != "ceilings"]
+    if not args.sections:
+        chosen = list(SECTIONS)
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown sections {unknown}; choose from {', '.join(SECTIONS)}")
     if args.section:
         result = SECTIONS[args.section](args.quick)
         print(f"peak RSS of section {args.section}: {peak_rss_mb():.0f} MB", file=sys.stderr)
         print(json.dumps(result))
         return
     results = {"machine": f"{platform.node()}, {os.cpu_count()} CPUs, TF {tf.__version__}",
-               "command": "python benchmarks/run.py" + (" --quick" if args.quick else "")}
+               "command": "python " + " ".join(["benchmarks/run.py"] + sys.argv[1:])}
     started = time.perf_counter()
-    for name in SECTIONS:
+    for name in chosen:
         # --quick stays in one process (about 4 GB): six TF start-ups would cost half a minute.
         results[name] = SECTIONS[name](args.quick) if args.quick else run_section(name, args.quick)
         if name == "paper":
