@@ -57,32 +57,89 @@ def _png_chunk(kind, data):
             + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
 
 
+class PngWriter:
+    """Writes one PNG band of rows at a time, so memory stays at a band whatever the size.
+
+    The file appears only when every row is written: it is written to `<path>.partial`,
+    renamed at `close()`, and removed by `abort()` (or when the `with` block fails).
+
+    Args:
+        path: the PNG to write.
+        height, width, channels: the image's size; channels 1-4 (grey, grey + alpha, RGB,
+            RGBA).
+        sixteen_bit: store 16-bit samples (each uint8 value v as v * 257).
+    """
+
+    def __init__(self, path, height, width, channels, sixteen_bit=False):
+        if channels not in _PNG_COLOUR_TYPES:
+            raise ValueError(f"A PNG holds 1 to 4 channels. Received: channels={channels}")
+        self.path, self.height, self.width, self.channels = path, height, width, channels
+        self.sixteen_bit = sixteen_bit
+        self.rows_written = 0
+        depth = 16 if sixteen_bit else 8
+        header = struct.pack(">IIBBBBB", width, height, depth, _PNG_COLOUR_TYPES[channels], 0, 0, 0)
+        self._compressor = zlib.compressobj(6)
+        self._previous = np.zeros((1, width * channels * depth // 8), np.uint8)  # above row 0
+        self._temporary = path + ".partial"
+        self._file = open(self._temporary, "wb")
+        self._file.write(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header))
+
+    def write(self, pixels):
+        """Appends the next rows, uint8 `[rows, width, channels]`."""
+        if pixels.shape[1:] != (self.width, self.channels) or pixels.dtype != np.uint8:
+            raise ValueError(f"PngWriter({self.path}) takes uint8 rows of shape [rows, {self.width},"
+                             f" {self.channels}]. Received: {pixels.dtype} {pixels.shape}")
+        if self.rows_written + len(pixels) > self.height:
+            raise ValueError(f"PngWriter({self.path}): more than the {self.height} rows declared.")
+        for y0 in range(0, len(pixels), _PNG_BAND_ROWS):
+            self._write_rows(pixels[y0:y0 + _PNG_BAND_ROWS])
+        self.rows_written += len(pixels)
+
+    def _write_rows(self, pixels):
+        rows = pixels.reshape(len(pixels), -1)
+        if self.sixteen_bit:  # big-endian 16-bit samples, v * 257 maps 255 to 65535
+            rows = (rows.astype(">u2") * 257).view(np.uint8).reshape(len(rows), -1)
+        # Filter "Up" (type 2): each byte minus the byte above, modulo 256.
+        above = np.concatenate([self._previous, rows[:-1]])
+        filtered = (rows.astype(np.int16) - above.astype(np.int16)).astype(np.uint8)
+        self._previous = rows[-1:]
+        data = np.concatenate([np.full((len(rows), 1), 2, np.uint8), filtered], axis=1)
+        self._file.write(_png_chunk(b"IDAT", self._compressor.compress(data.tobytes())))
+
+    def close(self):
+        """Finishes the file and renames it into place; every declared row must be written."""
+        if self.rows_written != self.height:
+            self.abort()
+            raise ValueError(f"PngWriter({self.path}): {self.rows_written} of {self.height} rows"
+                             " written; the file was not kept.")
+        self._file.write(_png_chunk(b"IDAT", self._compressor.flush()) + _png_chunk(b"IEND", b""))
+        self._file.close()
+        os.replace(self._temporary, self.path)
+
+    def abort(self):
+        """Removes the partial file; the target path is left as it was."""
+        self._file.close()
+        if os.path.exists(self._temporary):
+            os.remove(self._temporary)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, error_type, error, traceback):
+        if error_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
 def write_png(path, pixels, sixteen_bit=False):
     """Writes uint8 `[H, W, C]` (C in 1-4) as PNG, scaled to 16 bits when asked; atomic.
 
-    Encoded band by band of rows, so memory stays at a band whatever the image size (a
-    whole-image encoder holds a copy of the pixels and of the file).
+    Encoded band by band of rows (`PngWriter`): a whole-image encoder would hold a copy of
+    the pixels and of the file.
     """
-    height, width, channels = pixels.shape
-    depth = 16 if sixteen_bit else 8
-    header = struct.pack(">IIBBBBB", width, height, depth, _PNG_COLOUR_TYPES[channels], 0, 0, 0)
-    compressor = zlib.compressobj(6)
-    previous = np.zeros((1, width * channels * depth // 8), np.uint8)  # the row above the first
-    temporary = path + ".partial"
-    with open(temporary, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header))
-        for y0 in range(0, height, _PNG_BAND_ROWS):
-            rows = pixels[y0:y0 + _PNG_BAND_ROWS].reshape(-1, width * channels)
-            if sixteen_bit:  # big-endian 16-bit samples, v * 257 maps 255 to 65535
-                rows = (rows.astype(">u2") * 257).view(np.uint8).reshape(len(rows), -1)
-            # Filter "Up" (type 2): each byte minus the byte above, modulo 256.
-            above = np.concatenate([previous, rows[:-1]])
-            filtered = (rows.astype(np.int16) - above.astype(np.int16)).astype(np.uint8)
-            previous = rows[-1:]
-            data = np.concatenate([np.full((len(rows), 1), 2, np.uint8), filtered], axis=1)
-            f.write(_png_chunk(b"IDAT", compressor.compress(data.tobytes())))
-        f.write(_png_chunk(b"IDAT", compressor.flush()) + _png_chunk(b"IEND", b""))
-    os.replace(temporary, path)
+    with PngWriter(path, *pixels.shape, sixteen_bit) as writer:
+        writer.write(pixels)
 
 
 def expand_inputs(inputs):

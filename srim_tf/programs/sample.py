@@ -8,6 +8,7 @@ most 2048 pixels a side) and <name>_x4_std.png (per-pixel std across samples).
 Exits with status 1 if any input failed; the others are still processed.
 """
 
+import contextlib
 import os
 import sys
 
@@ -38,29 +39,47 @@ flag_checks.noise_scale()
 
 
 def process(sampler, path, stem, output_dir, inputs):
-    """Writes the outputs of one input file under OUTPUT_DIR/<stem>_x4_*; returns their paths."""
+    """Writes the outputs of one input file under OUTPUT_DIR/<stem>_x4_*; returns their paths.
+
+    Streams: each row of tiles goes to every output as it comes (samples, std map, sheet
+    panels), so memory holds one band of rows, not K whole 4x images. Every file appears
+    only once complete; if anything fails, none of this input's new files remain.
+    """
     image = image_io.read_image(path)
-    os.makedirs(os.path.dirname(os.path.join(output_dir, stem)), exist_ok=True)
-    samples = inference.super_resolve_image(
-        sampler, image.rgb, FLAGS.num_samples, FLAGS.seed, FLAGS.noise_scale, FLAGS.tile_size,
-        FLAGS.overlap)
-    outputs = {}
-    for k, sample in enumerate(samples):
-        pixels = inference.to_grey(sample) if image.grey else sample
-        if image.alpha is not None:
-            pixels = np.concatenate(
-                [pixels, inference.upscale_alpha(image.alpha)[..., None]], axis=-1)
-        outputs[os.path.join(output_dir, f"{stem}_x4_s{k}.png")] = (pixels, image.sixteen_bit)
-    if FLAGS.contact_sheet:
-        outputs[os.path.join(output_dir, f"{stem}_x4_sheet.png")] = (
-            inference.contact_sheet(image.rgb, samples), False)
-        outputs[os.path.join(output_dir, f"{stem}_x4_std.png")] = (
-            inference.std_map(samples)[..., None], False)
-    for target, (pixels, sixteen_bit) in outputs.items():
+    num_samples = FLAGS.num_samples
+    samples = [os.path.join(output_dir, f"{stem}_x4_s{k}.png") for k in range(num_samples)]
+    sheet_path = os.path.join(output_dir, f"{stem}_x4_sheet.png")
+    std_path = os.path.join(output_dir, f"{stem}_x4_std.png")
+    targets = samples + ([sheet_path, std_path] if FLAGS.contact_sheet else [])
+    for target in targets:  # Before anything is written.
         if os.path.realpath(target) in inputs:
             raise ValueError(f"Refusing to overwrite the input file {target}")
-        image_io.write_png(target, pixels, sixteen_bit)
-    return list(outputs)
+    bands = inference.super_resolve_bands(
+        sampler, image.rgb, num_samples, FLAGS.seed, FLAGS.noise_scale, FLAGS.tile_size,
+        FLAGS.overlap)
+    os.makedirs(os.path.dirname(os.path.join(output_dir, stem)), exist_ok=True)
+    height, width = inference.SCALE * image.rgb.shape[0], inference.SCALE * image.rgb.shape[1]
+    channels = (1 if image.grey else 3) + (image.alpha is not None)
+    with contextlib.ExitStack() as files:  # Closed (renamed into place) only on success.
+        writers = [files.enter_context(image_io.PngWriter(target, height, width, channels,
+                                                          image.sixteen_bit))
+                   for target in samples]
+        if FLAGS.contact_sheet:
+            std_writer = files.enter_context(image_io.PngWriter(std_path, height, width, 1))
+            sheet = inference.ContactSheet(image.rgb, num_samples)
+        for y, band in bands:
+            lr_rows = (y // inference.SCALE, (y + band.shape[1]) // inference.SCALE)
+            alpha = (inference.upscale_alpha(image.alpha, lr_rows)[..., None]
+                     if image.alpha is not None else None)
+            for writer, sample in zip(writers, band):
+                pixels = inference.to_grey(sample) if image.grey else sample
+                writer.write(pixels if alpha is None else np.concatenate([pixels, alpha], axis=-1))
+            if FLAGS.contact_sheet:
+                std_writer.write(inference.std_map(band)[..., None])
+                sheet.add(band)
+        if FLAGS.contact_sheet:
+            image_io.write_png(sheet_path, sheet.sheet)
+    return targets
 
 
 def main(argv):

@@ -1,0 +1,107 @@
+"""srim_sample streams its outputs band by band: the files equal the whole-image results."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from srim_tf import image_io, inference
+from srim_tf.samplers import load_sampler
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _photo(rng, height, width, channels=3):
+    coarse = rng.random((1, height // 4 + 1, width // 4 + 1, channels)).astype("float32")
+    smooth = tf.image.resize(coarse, [height, width], "bicubic").numpy()[0]
+    return np.round(np.clip(smooth, 0, 1) * 255).astype(np.uint8)
+
+
+def _srim_sample(*args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "bin", "srim_sample"), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_streamed_files_equal_the_whole_image_outputs(trained_workdir, tmp_path, rng):
+    # 26 LR rows in tiles of 8: bands of 32, 32, 32 and 8 output rows.
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    rgba = np.concatenate([_photo(rng, 26, 19), _photo(rng, 26, 19, 1)], axis=-1)
+    Image.fromarray(rgba).save(inputs / "rgba.png")
+    Image.fromarray(rgba[..., ::2], "LA").save(inputs / "grey.png")  # grey + alpha
+    out = tmp_path / "out"
+    result = _srim_sample(f"--model={trained_workdir}", f"--input={inputs}", f"--output_dir={out}",
+                          "--num_samples=2", "--seed=5", "--tile_size=8", "--contact_sheet")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(os.listdir(out)) == sorted(f"{name}_x4_{kind}.png" for name in ("rgba", "grey")
+                                             for kind in ("s0", "s1", "sheet", "std"))
+
+    sampler = load_sampler(trained_workdir)
+    for name, rgb, alpha, grey in [("rgba", rgba[..., :3], rgba[..., 3], False),
+                                   ("grey", np.repeat(rgba[..., :1], 3, -1), rgba[..., 2], True)]:
+        whole = inference.super_resolve_image(sampler, rgb, 2, seed=5, tile_size=8)
+        whole_alpha = inference.upscale_alpha(alpha)[..., None]
+        for k in range(2):
+            pixels = inference.to_grey(whole[k]) if grey else whole[k]
+            expected = np.concatenate([pixels, whole_alpha], axis=-1)
+            written = np.asarray(Image.open(out / f"{name}_x4_s{k}.png"))
+            np.testing.assert_array_equal(written.reshape(expected.shape), expected)
+        np.testing.assert_array_equal(np.asarray(Image.open(out / f"{name}_x4_std.png")),
+                                      inference.std_map(whole))
+        np.testing.assert_array_equal(np.asarray(Image.open(out / f"{name}_x4_sheet.png")),
+                                      inference.contact_sheet(rgb, whole))
+    assert whole.std(axis=0).max() > 0  # two different samples: the std map is not trivial
+
+
+def test_alpha_upscaled_by_bands_equals_the_whole_image(rng):
+    alpha = rng.integers(0, 256, (23, 11), dtype=np.uint8)  # noise: every row's context counts
+    whole = inference.upscale_alpha(alpha)
+    for band_rows in (1, 2, 3, 8):
+        bands = [inference.upscale_alpha(alpha, (y0, min(y0 + band_rows, 23)))
+                 for y0 in range(0, 23, band_rows)]
+        np.testing.assert_array_equal(np.concatenate(bands), whole)
+
+
+@pytest.mark.parametrize("band_rows", [1, 5, 32, 200])
+def test_contact_sheet_from_bands_shrinks_blocks_across_band_edges(rng, band_rows):
+    # 4 x 50 = 200 output rows, shrunk by 3 (panel limit 90): 66 rows; bands cut blocks.
+    rgb = rng.integers(0, 256, (50, 20, 3), dtype=np.uint8)
+    samples = rng.integers(0, 256, (2, 200, 80, 3), dtype=np.uint8)
+    sheet = inference.ContactSheet(rgb, 2, max_panel=90)
+    for y0 in range(0, 200, band_rows):
+        sheet.add(samples[:, y0:y0 + band_rows])
+    assert sheet.sheet.shape == (66, 3 * 26, 3)
+    for k in range(2):
+        blocks = samples[k, :198, :78].reshape(66, 3, 26, 3, 3).astype(np.float64).mean(axis=(1, 3))
+        np.testing.assert_array_equal(sheet.sheet[:, (k + 1) * 26:(k + 2) * 26], np.round(blocks))
+
+
+def test_png_writer_keeps_nothing_of_a_failed_or_incomplete_image(tmp_path):
+    target = tmp_path / "x.png"
+    target.write_bytes(b"an older file")
+    with pytest.raises(RuntimeError):
+        with image_io.PngWriter(str(target), 10, 4, 3) as writer:
+            writer.write(np.zeros((6, 4, 3), np.uint8))
+            raise RuntimeError("the model failed")
+    with pytest.raises(ValueError, match="6 of 10 rows"):
+        with image_io.PngWriter(str(target), 10, 4, 3) as writer:
+            writer.write(np.zeros((6, 4, 3), np.uint8))
+    assert os.listdir(tmp_path) == ["x.png"] and target.read_bytes() == b"an older file"
+    with pytest.raises(ValueError, match=r"uint8 rows of shape \[rows, 4, 3\]"):
+        image_io.PngWriter(str(tmp_path / "y.png"), 10, 4, 3).write(np.zeros((2, 5, 3), np.uint8))
+
+
+def test_an_output_that_would_overwrite_an_input_is_refused_before_any_is_written(
+        trained_workdir, tmp_path, rng):
+    # photo.png's second sample would be photo_x4_s1.png, another input: not even s0 is written.
+    Image.fromarray(_photo(rng, 8, 8)).save(tmp_path / "photo.png")
+    Image.fromarray(_photo(rng, 8, 8)).save(tmp_path / "photo_x4_s1.png")
+    result = _srim_sample(f"--model={trained_workdir}", f"--input={tmp_path}",
+                          f"--output_dir={tmp_path}", "--num_samples=2")
+    assert result.returncode == 1 and "Refusing to overwrite" in result.stderr
+    assert not (tmp_path / "photo_x4_s0.png").exists()
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".partial")]
