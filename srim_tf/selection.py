@@ -254,6 +254,26 @@ def select(generator, features, batch, seeds, settings):
     return Selection(z_lo, z_up, d_lo, d_up, hr_features)
 
 
+def worker_pool_size(pool_size, worker_rows, global_rows):
+    """Images of a `pool_size` pool this worker keeps: its share of the rows chosen.
+
+    A worker keeps only its own replicas' rows (`worker_rows` of every `global_rows`), so
+    with N equal workers each keeps `ceil(pool_size / N)` images.
+    """
+    return math.ceil(pool_size * worker_rows / global_rows)
+
+
+def pool_feature_bytes(batch_features, pool_rows):
+    """Bytes that `pool_rows` images' target features take in memory.
+
+    Args:
+        batch_features: one batch's features, dict of `[rows, ...]` arrays.
+        pool_rows: images kept (on one worker: `worker_pool_size`).
+    """
+    rows = len(next(iter(batch_features.values())))
+    return sum(v.nbytes for v in batch_features.values()) * pool_rows // rows
+
+
 class CodePool:
     """Code reuse: choose codes for a pool of images, then train on random batches of it.
 
@@ -297,14 +317,15 @@ class CodePool:
         # This worker's replicas' parts, in replica order: [local batch, ...].
         return np.concatenate([np.asarray(x) for x in self.strategy.experimental_local_results(value)])
 
-    def _fits_budget(self, features, rows):
-        pool_bytes = sum(v.nbytes for v in features.values()) / rows * self.size
+    def _fits_budget(self, features, worker_rows):
+        pool_bytes = pool_feature_bytes(features, worker_rows)
         if pool_bytes > self.cache_budget_bytes:
-            logging.info("Target features of the code pool would take %.0f MB, over"
-                         " --target_feature_cache_mb=%d: recomputing them every step.",
-                         pool_bytes / 2 ** 20, self.cache_budget_bytes // 2 ** 20)
+            logging.info("Target features of this worker's %d pool images would take %.0f MB,"
+                         " over --target_feature_cache_mb=%d: recomputing them every step.",
+                         worker_rows, pool_bytes / 2 ** 20, self.cache_budget_bytes // 2 ** 20)
             return False
-        logging.info("Caching the code pool's target features (%.0f MB).", pool_bytes / 2 ** 20)
+        logging.info("Caching the target features of this worker's %d pool images (%.0f MB).",
+                     worker_rows, pool_bytes / 2 ** 20)
         return True
 
     def refill(self, shuffle_seed):
@@ -318,15 +339,15 @@ class CodePool:
             if self.cache_targets:
                 targets = {name: self._local(v) for name, v in chosen.hr_features.items()}
                 if index == 0:
-                    self.cache_targets = self._fits_budget(targets, len(part["lr"]))
+                    self.cache_targets = self._fits_budget(targets, worker_pool_size(
+                        self.size, len(part["lr"]), self.batch_size))
                 if self.cache_targets:
                     part[FEATURES_KEY] = targets
             parts.append(part)
             distances.append([float(np.mean(self._local(d)))
                               for d in (chosen.lower_distance, chosen.upper_distance)])
-        # This worker's share of the pool: as many of its rows as its share of the batches.
-        local_rows = sum(len(part["lr"]) for part in parts)
-        local_size = math.ceil(self.size * local_rows / (len(parts) * self.batch_size))
+        local_size = worker_pool_size(self.size, sum(len(part["lr"]) for part in parts),
+                                      len(parts) * self.batch_size)
         pool = tf.nest.map_structure(lambda *columns: np.concatenate(columns)[:local_size], *parts)
         global_batch = self.batch_size
 

@@ -186,6 +186,11 @@ def train_and_evaluate(config, workdir):
     """
     _check_config(config)
     strategy = make_strategy(config["strategy"])
+    replicas = strategy.num_replicas_in_sync
+    if config["batch_size"] % replicas:
+        # Each replica seeds its inputs' codes by their global batch position: even splits only.
+        raise ValueError(f"--batch_size must be divisible by the {replicas} replicas of"
+                         f" --strategy={config['strategy']}. Received: --batch_size={config['batch_size']}")
     chief = _is_chief(strategy)
     if chief:
         prepare_workdir(workdir, config, config["restart"])

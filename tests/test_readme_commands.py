@@ -22,7 +22,7 @@ NOT_RUN = {
     "python3 -m venv": "set-up: pip needs the network (its bin/ command is run separately)",
     "tensorflow_model_server": "TensorFlow Serving is not installed with this package",
     "curl ": "needs a running TensorFlow Serving",
-    "TF_CONFIG=": "needs two hosts",
+    "TF_CONFIG=": "needs two hosts; tests/test_scale.py runs it as two workers on localhost",
     "# and the same on host2": "needs two hosts",
     "--data=": "flag examples, not commands",
     "import grpc": "gRPC client: needs tensorflow-serving-api and a running server",

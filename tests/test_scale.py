@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srim_tf import build
+from srim_tf import build, selection
 from tests.conftest import tiny_config
 
 @pytest.mark.parametrize("overrides", [
@@ -45,6 +45,33 @@ def test_mixed_float16_wraps_the_optimizer_in_loss_scaling():
         keras.mixed_precision.set_global_policy("float32")
 
 
+def test_mixed_bfloat16_computes_in_bfloat16_against_exact_float32_targets(triple):
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        config = tiny_config(mid_loss_weight=1.0)  # the 2x target in the loss too
+        model, _ = build.srim(config)
+        model.compile(optimizer=build.optimizer(config))
+        seen = {}
+        loss = model._loss
+
+        def recording(lr, mid, hr, *args, **kwargs):
+            seen.update(lr=lr, mid=mid, hr=hr)
+            return loss(lr, mid, hr, *args, **kwargs)
+
+        model._loss = recording
+        model.train_step(triple)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    lr, mid, hr = triple
+    assert seen["lr"].dtype == tf.bfloat16  # the generator's input takes the compute dtype
+    for name, target in (("mid", mid), ("hr", hr)):
+        assert seen[name].dtype == tf.float32, name
+        np.testing.assert_array_equal(seen[name].numpy(), target)  # not rounded to bf16
+    assert np.abs(hr - hr.astype(tf.bfloat16.as_numpy_dtype).astype("float32")).max() > 1e-4
+
+
 def _free_ports(count):
     import socket
 
@@ -57,46 +84,91 @@ def _free_ports(count):
     return ports
 
 
+def _readme_multi_worker_command():
+    """README.md's multi-worker command, as written, and its TF_CONFIG's text."""
+    import re
+
+    from tests.test_readme_commands import readme_code_lines
+
+    commands = [line for line in readme_code_lines() if line.startswith("TF_CONFIG=")]
+    assert len(commands) == 1, commands
+    tf_config = re.match(r"TF_CONFIG='([^']*)' ", commands[0])
+    assert tf_config, commands[0]
+    assert "--flagfile=configs/paper_x4.cfg" in commands[0] and "--strategy=multi_worker" in commands[0]
+    return commands[0], tf_config.group(1)
+
+
 def _train_two_workers(workdir, steps, *flags):
-    """Runs bin/srim_train as a two-worker MultiWorkerMirroredStrategy cluster on localhost."""
+    """Runs README.md's multi-worker command on two localhost processes, flags appended."""
     import json
     import os
+    import shlex
 
     from tests.test_train_program import ROOT, TINY_FLAGS
 
+    command, readme_tf_config = _readme_multi_worker_command()
+    # The README's TF_CONFIG layout, with this test's addresses.
+    layout = json.loads(readme_tf_config)
+    assert len(layout["cluster"]["worker"]) == 2, layout
+    assert layout["task"] == {"type": "worker", "index": 0}, layout
     cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
+    # Appended: the paper's settings at test size (tiny images and model, random VGG
+    # weights; conv2_2 in the loss, so the pool caches VGG features), a pool of 12 images
+    # reused for 2 steps, and the test's workdir.
+    overrides = [*TINY_FLAGS, "--batch_size=4", f"--train_steps={steps}", "--checkpoint_every=2",
+                 "--summary_every=2", "--image_summary_every=100", "--code_pool_size=12",
+                 "--code_reuse_steps=2", "--loss_conv2_2_weight=1", "--target_feature_cache_mb=1",
+                 f"--workdir={workdir}", *flags]
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
     workers = []
     for index in range(2):
-        env = dict(os.environ, TF_CONFIG=json.dumps(
-            {"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        line = command.replace(readme_tf_config, tf_config, 1)
         workers.append(subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "bin", "srim_train"), f"--workdir={workdir}",
-             "--strategy=multi_worker", *TINY_FLAGS, "--batch_size=4", f"--train_steps={steps}",
-             "--checkpoint_every=2", "--summary_every=2", "--image_summary_every=2", *flags],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            ["bash", "-c", " ".join([line, *map(shlex.quote, overrides)])], cwd=ROOT, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outputs = [worker.communicate(timeout=600) for worker in workers]
     for worker, (_, err) in zip(workers, outputs):
         assert worker.returncode == 0, err[-3000:]
     return [err for _, err in outputs]
 
 
-def test_multi_worker_with_code_reuse_trains_and_only_the_chief_writes(tmp_path):
+def test_readme_multi_worker_command_with_code_reuse_trains_and_only_the_chief_writes(tmp_path):
+    """README.md's `paper_x4.cfg` multi-worker command, at test size: two workers train past
+    a pool refill, each caching its own half of the pool's features, only the chief writes,
+    and both resume."""
     import glob
     import os
 
     from tests.test_train_program import _steps
 
     workdir = str(tmp_path / "cluster")
-    # Pools of 4 images chosen at steps 0 and 2: both workers train past a refill.
-    reuse = ("--code_pool_size=4", "--code_reuse_steps=2")
-    _train_two_workers(workdir, 3, *reuse)
+    # Pools chosen at steps 0 and 2: both workers train past a refill.
+    logs = _train_two_workers(workdir, 3)
     assert _steps(workdir) == 3
     assert sorted(os.listdir(workdir)) == ["checkpoints", "config.json", "train"]  # no worker copies
     assert len(glob.glob(os.path.join(workdir, "train", "events.*"))) == 1  # the chief's alone
+    # 12 images of conv2_2 + pixels are 1.7 MB; each worker's 6 fit in --target_feature_cache_mb=1.
+    for log in logs:
+        assert log.count("Caching the target features of this worker's 6 pool images") == 2, log[-3000:]
     # Both workers resume from the chief's checkpoint (else their collectives would not match).
-    logs = _train_two_workers(workdir, 4, *reuse)
+    logs = _train_two_workers(workdir, 4)
     assert _steps(workdir) == 4
     assert all("Resumed from" in log and "ckpt-3" in log for log in logs)
+
+
+def test_each_worker_budgets_only_its_own_share_of_the_feature_cache():
+    # The paper's pool (640 images, batch 16) on 1, 2 and 4 workers with one replica each.
+    batch_features = {"pixels": np.zeros((4, 128, 128, 3), np.float32),
+                      "conv2_2": np.zeros((4, 64, 64, 128), np.float32)}
+    per_image = (128 * 128 * 3 + 64 * 64 * 128) * 4
+    for workers, expected_rows in ((1, 640), (2, 320), (4, 160)):
+        rows = selection.worker_pool_size(640, 16 // workers, 16)
+        assert rows == expected_rows
+        assert selection.pool_feature_bytes(batch_features, rows) == per_image * expected_rows
+    # A worker keeps whole images: its share of an uneven pool rounds up.
+    assert selection.worker_pool_size(10, 2, 4) == 5
+    assert selection.worker_pool_size(9, 2, 4) == 5
 
 
 LOOP_SCRIPT = textwrap.dedent("""
@@ -143,13 +215,23 @@ LOOP_SCRIPT = textwrap.dedent("""
     selected = {(r, d) for r, name, d in seen if name == "selection"}
     print("POLICIES", sorted(policies), "STEP", sorted(step_dtypes), "SELECTION", sorted(selected))
 
-    # 2. mirrored vs one device: the same update, fresh selection and code reuse.
+    try:  # A global batch that does not split evenly over the replicas is refused.
+        train.train_and_evaluate(tiny_config(strategy="mirrored", batch_size=3), workdir + "/odd")
+    except ValueError as error:
+        print("ODD", error)
+
+    # 2. mirrored vs one device: the same update, fresh selection, code reuse and codes
+    # chosen per 2x2-LR-pixel patch.
     build.optimizer = lambda config: keras.optimizers.SGD(1e-1)
-    for name, extra in (("fresh", {}), ("reuse", dict(code_pool_size=4, code_reuse_steps=2))):
+    for name, extra in (("fresh", {}), ("reuse", dict(code_pool_size=4, code_reuse_steps=2)),
+                        ("patch", dict(selection_patch=2))):
         config = tiny_config(batch_size=4, train_steps=3, checkpoint_every=3, **extra)
         results = []
         for strategy in ("default", "mirrored"):
             train.train_and_evaluate(dict(config, strategy=strategy), f"{workdir}/{name}_{strategy}")
+            model = built[-1][0]
+            assert model.selection_settings.patch == extra.get("selection_patch", 0)
+            assert model.distribute_strategy.num_replicas_in_sync == (2 if strategy == "mirrored" else 1)
             results.append(weights(built[-1]))
         initial = [v.numpy() for v in make_model(config)[0].generator.weights]
         gap = max(float(np.abs(a - b).max()) for a, b in zip(*results))
@@ -160,16 +242,21 @@ LOOP_SCRIPT = textwrap.dedent("""
 
 def test_mirrored_training_loop_on_two_cpus(tmp_path):
     """srim_train's loop under MirroredStrategy: bf16 selection leaves the policies and the
-    float32 gradient step alone, and trains what one device trains."""
+    float32 gradient step alone, and fresh selection, code reuse and per-patch selection
+    train what one device trains."""
     result = subprocess.run([sys.executable, "-c", LOOP_SCRIPT, str(tmp_path)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     print(out)
+    assert "ODD --batch_size must be divisible by the 2 replicas of --strategy=mirrored." \
+        " Received: --batch_size=3" in out
     policies = next(l for l in out.splitlines() if l.startswith("POLICIES"))
     assert policies == ("POLICIES ['float32'] STEP ['float32'] SELECTION"
                         " [(0, 'bfloat16'), (1, 'bfloat16')]")
-    for line in (l for l in out.splitlines() if l.startswith("SAME")):
+    same = [l for l in out.splitlines() if l.startswith("SAME")]
+    assert [line.split()[1] for line in same] == ["fresh", "reuse", "patch"], out
+    for line in same:
         _, name, gap, moved = line.split()
         assert float(moved) > 1e-4, line  # training did change the weights
         assert float(gap) < 1e-4 * float(moved), line
