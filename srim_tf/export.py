@@ -5,7 +5,9 @@ Signatures (method `tensorflow/serving/predict`):
                      scale chosen at export (default 0: the deterministic output)
     samples          images, num_samples int64, seed int64, noise_scale float
                      -> samples uint8 [N, K, 4H, 4W, 3], reproducible for a given seed
-    encoded          encoded PNG/JPEG strings [N] -> PNG strings [N] (REST clients, base64)
+    encoded          encoded PNG/JPEG strings [N] -> PNG strings [N] (REST clients, base64);
+                     the sizes the files declare in their headers are checked before any
+                     is decoded, so a small file declaring a huge image is refused unread
     samples_at       float images in [0, 1], num_samples, seed, noise_scale, offset [2]
                      -> float samples; used by our tiled inference on large images
 The generator computes in the precision chosen at export (`precision`, recorded in the
@@ -35,6 +37,31 @@ from srim_tf.sampling import super_resolve_with
 _IMAGES = tf.TensorSpec(None, tf.uint8, name="images")
 # num_samples is cast to int32 for the model, so the work bound must keep it below 2^31.
 MAX_REQUEST_PIXELS_LIMIT = 2 ** 31 - 1
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEG_SIGNATURE = b"\xff\xd8\xff"
+
+
+def declared_size(data):
+    """`[height, width]` int64 that an encoded PNG or JPEG declares, without decoding it.
+
+    PNG: the IHDR chunk, first after the signature, holds width and height as big-endian
+    uint32 at bytes 16-23. JPEG: `tf.io.extract_jpeg_shape` reads the frame header.
+    Anything else: `[-1, -1]`.
+    """
+    # Padded so that slicing the first 24 bytes is safe on any string.
+    head = tf.io.decode_raw(tf.strings.substr(data + b"\0" * 24, 0, 24), tf.uint8)
+    head = tf.cast(head, tf.int64)
+    is_png = tf.equal(tf.strings.substr(data + b"\0" * 16, 0, 16), _PNG_SIGNATURE + b"\0\0\0\rIHDR")
+    is_jpeg = tf.equal(tf.strings.substr(data + b"\0" * 3, 0, 3), _JPEG_SIGNATURE)
+
+    def big_endian(first):
+        return ((head[first] * 256 + head[first + 1]) * 256 + head[first + 2]) * 256 + head[first + 3]
+
+    return tf.case([(is_png, lambda: tf.stack([big_endian(20), big_endian(16)])),
+                    (is_jpeg, lambda: tf.cast(tf.io.extract_jpeg_shape(data)[:2], tf.int64))],
+                   default=lambda: tf.constant([-1, -1], tf.int64))
 
 
 class ServingModule(tf.Module):
@@ -154,23 +181,37 @@ class ServingModule(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="encoded")])
     def encoded(self, encoded):
-        def decode(data):
-            image = tf.io.decode_image(data, channels=3, expand_animations=False)
-            return tf.ensure_shape(image, [None, None, 3])
-
         def one(data):
-            out = self._sample(tf.cast(decode(data)[None], tf.float32) / 255.0,
+            image = tf.ensure_shape(tf.io.decode_image(data, channels=3, expand_animations=False),
+                                    [None, None, 3])
+            out = self._sample(tf.cast(image[None], tf.float32) / 255.0,
                                tf.constant(1, tf.int64), tf.constant(0, tf.int64), self.noise_scale)
             return tf.io.encode_png(self._to_uint8(out[0, 0]))
 
-        # The whole request's pixels are checked before the first image is super-resolved.
-        pixels = tf.map_fn(lambda data: tf.reduce_prod(tf.shape(decode(data), tf.int64)[:2]),
-                           encoded, fn_output_signature=tf.int64)
-        total = tf.reduce_sum(pixels)
-        message = tf.where(total > self.max_request_pixels, tf.strings.format(
-            "Request too large: the images' height x width summed must not exceed"
-            " max_request_pixels={} (the limit recorded at export). Received: {}",
-            [self.max_request_pixels, total]), "")
+        # Sizes as the files declare them, read from their headers: a small file may declare
+        # a huge image (a decompression bomb), so the whole request is checked before any
+        # image is decoded.
+        sizes = tf.map_fn(declared_size, encoded, fn_output_signature=tf.TensorSpec([2], tf.int64))
+        height, width = tf.cast(sizes[:, 0], tf.float64), tf.cast(sizes[:, 1], tf.float64)
+        pixels = height * width  # In float64: a product of int64s could overflow and pass.
+        problems = [  # (is wrong, message), the first wrong one is reported
+            (tf.reduce_any(sizes[:, 0] < 0), "encoded images must be PNG or JPEG files; image {}"
+             " of the request is neither (its first bytes are not a PNG or JPEG signature)",
+             tf.argmin(sizes[:, 0])),
+            (tf.reduce_any(pixels < 1), "encoded images must be at least 1x1 pixels. Received"
+             " declared sizes (height, width): {}", sizes),
+            (tf.reduce_any(pixels > tf.cast(self.max_input_pixels, tf.float64)),
+             "Input image too large: height * width must not exceed max_input_pixels={} (the limit"
+             " recorded at export); tile it on the client. Received declared sizes (height,"
+             " width): {}", [self.max_input_pixels, sizes]),
+            (tf.reduce_sum(pixels) > tf.cast(self.max_request_pixels, tf.float64),
+             "Request too large: the images' height x width summed must not exceed"
+             " max_request_pixels={} (the limit recorded at export). Received: {}",
+             [self.max_request_pixels, tf.reduce_sum(pixels)]),
+        ]
+        message = tf.constant("")
+        for wrong, template, values in reversed(problems):
+            message = tf.where(wrong, tf.strings.format(template, values, summarize=-1), message)
         encoded, = self._after(message, encoded)
         return {"png": tf.map_fn(one, encoded, fn_output_signature=tf.string)}
 

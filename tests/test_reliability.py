@@ -84,6 +84,49 @@ def test_bad_requests_fail_alone_with_a_clear_error_and_the_model_keeps_serving(
     np.testing.assert_array_equal(_samples(served, image).numpy(), before)
 
 
+def _png_declaring(height, width):
+    """A PNG of a few dozen bytes whose IHDR declares height x width (8-bit RGB)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+def _jpeg_declaring(height, width):
+    """A real 8x8 JPEG with its frame header (SOF0) patched to declare height x width."""
+    data = bytearray(tf.io.encode_jpeg(np.full((8, 8, 3), 90, np.uint8)).numpy())
+    sof = data.index(b"\xff\xc0")  # marker, length (2), precision (1), height (2), width (2)
+    data[sof + 5:sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
+
+
+def test_encoded_requests_are_checked_by_declared_size_before_any_decoding(served):
+    good = _png(6, 5).numpy()
+    before = served.signatures["encoded"](encoded=tf.stack([good]))["png"].numpy()
+    cases = [  # (files, what the error must name); the bound is 400 pixels per image
+        ([_png_declaring(100000, 100000)], "max_input_pixels=400"),
+        ([good, _jpeg_declaring(65000, 65000)], "max_input_pixels=400"),
+        ([_png_declaring(21, 20)], "max_input_pixels=400"),  # one row over: sizes are exact
+        ([_png_declaring(0, 7)], "at least 1x1"),
+        ([good, b"GIF89a" + b"\0" * 40], "must be PNG or JPEG files; image 1"),
+        ([b""], "must be PNG or JPEG files; image 0"),
+    ]
+    for files, expected in cases:
+        with pytest.raises(tf.errors.InvalidArgumentError) as caught:
+            served.signatures["encoded"](encoded=tf.constant(files))
+        assert expected in caught.value.message, (expected, caught.value.message[:500])
+    # Declared sizes within the bounds pass the check: a JPEG, and PNG and JPEG together.
+    jpeg = tf.io.encode_jpeg(np.full((20, 20, 3), 90, np.uint8))
+    assert len(served.signatures["encoded"](encoded=tf.stack([jpeg, good]))["png"]) == 2
+    np.testing.assert_array_equal(
+        served.signatures["encoded"](encoded=tf.stack([good]))["png"].numpy(), before)
+
+
 def test_export_refuses_a_bound_it_cannot_enforce(trained_workdir, tmp_path):
     generator = load_generator(trained_workdir)[0]
     with pytest.raises(ValueError, match="max_request_pixels must be in"):
