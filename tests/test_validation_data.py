@@ -1,0 +1,29 @@
+"""--validation_data: srim_train's validation/* summaries are computed on the images it names."""
+
+import numpy as np
+from PIL import Image
+
+from srim_tf import train
+from tests.conftest import tiny_config
+
+
+def test_validation_data_gives_the_loop_its_validation_images(tmp_path, monkeypatch):
+    folder = tmp_path / "validation"
+    folder.mkdir()
+    colours = (30, 200)  # flat images, told apart from the builtin photos by their colour
+    for colour in colours:
+        Image.fromarray(np.full((40, 40, 3), colour, np.uint8)).save(folder / f"{colour}.png")
+    seen = []
+    validate = train._validate
+    monkeypatch.setattr(train, "_validate",
+                        lambda model, validation, *args: seen.append(validation) or
+                        validate(model, validation, *args))
+    logs = train.train_and_evaluate(
+        tiny_config(train_steps=1, checkpoint_every=1, image_summary_every=1,
+                    validation_data=f"folder:{folder}"), str(tmp_path / "run"))
+    assert np.isfinite(logs["validation/y_psnr_zero_noise"])
+    (lr, _, hr), = seen
+    assert hr.shape == (2, 32, 32, 3) and lr.shape == (2, 8, 8, 3)
+    found = sorted(int(round(float(image.mean()) * 255)) for image in hr)
+    assert found == list(colours)
+    assert all(np.ptp(image) < 1e-6 for image in hr)  # flat: these images and no others
