@@ -1,4 +1,5 @@
-"""tf.distribute, mixed precision and XLA: each trains, and mirrored matches one device."""
+"""tf.distribute, mixed precision and XLA: each trains, mirrored matches one device, and the
+README's multi-worker command runs as two workers on localhost."""
 
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import tensorflow as tf
 
 from srim_tf import build, selection
 from tests.conftest import tiny_config
+
 
 @pytest.mark.parametrize("overrides", [
     dict(mixed_precision="mixed_bfloat16"),
