@@ -43,7 +43,8 @@ def process(sampler, path, stem, output_dir, inputs):
 
     Streams: each row of tiles goes to every output as it comes (samples, std map, sheet
     panels), so memory holds one band of rows, not K whole 4x images. Every file appears
-    only once complete; if anything fails, none of this input's new files remain.
+    only once complete (renamed from `.partial`); if the work fails midway, the partial
+    files are removed and none of this input's outputs appear.
     """
     image = image_io.read_image(path)
     num_samples = FLAGS.num_samples
