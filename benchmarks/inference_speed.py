@@ -22,21 +22,12 @@ import numpy as np
 import tensorflow as tf
 
 from flops import generator_flops
+from timing import best_time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTO = os.path.join(ROOT, "..", "shared", "data", "BSD200", "100075.png")  # 481x321
 PRECISIONS = ("float32", "bfloat16")
 DEFAULT_TILE = 256  # srim_sample's --tile_size default
-
-
-def _best_time(fn, repeats=3):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def model_shape_ceiling(settings, size=272):
@@ -50,7 +41,7 @@ def model_shape_ceiling(settings, size=272):
     w = tf.random.normal([k, k, c + 3, c]) * 0.05
     flop = 2 * k * k * (c + 3) * c * size * size
     conv = tf.function(lambda dtype: tf.nn.conv2d(tf.cast(x, dtype), tf.cast(w, dtype), 1, "SAME"))
-    return {precision: flop / _best_time(lambda p=precision: conv(tf.as_dtype(p)).numpy()) / 1e9
+    return {precision: flop / best_time(lambda p=precision: conv(tf.as_dtype(p)).numpy(), 5) / 1e9
             for precision in PRECISIONS}
 
 
@@ -62,7 +53,7 @@ def _shipped_generator():
 # ---- per size and precision, one subprocess each (peak RSS is per process) ----------------------
 
 def probe(size, precision):
-    """Samples one size x size input once (K = 1, tiles of 256) after a warm-up; prints JSON."""
+    """Times sampling one size x size input (K = 1, tiles of 256) after a warm-up; prints JSON."""
     from srim_tf.inference import super_resolve_image
     from srim_tf.samplers import GeneratorSampler
 
@@ -70,9 +61,12 @@ def probe(size, precision):
     sampler = GeneratorSampler(generator, "pretrained", precision)
     image = (np.random.default_rng(0).random((size, size, 3)) * 255).astype(np.uint8)
     super_resolve_image(sampler, image[:64, :64], 1, tile_size=DEFAULT_TILE)  # trace
-    start = time.perf_counter()
-    super_resolve_image(sampler, image, 1, tile_size=DEFAULT_TILE)
-    seconds = time.perf_counter() - start
+    times = []
+    for _ in range(3 if size <= 512 else 1):  # best of three where a run is short
+        start = time.perf_counter()
+        super_resolve_image(sampler, image, 1, tile_size=DEFAULT_TILE)
+        times.append(time.perf_counter() - start)
+    seconds = min(times)
     with open("/proc/self/status") as f:
         peak_mb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
     flop = generator_flops(settings, 1) * size * size

@@ -33,7 +33,10 @@ class GeneratorSampler:
                 computing, lr, k, seed, scale, (offset[0], offset[1])),
             input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32),
                              tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int64),
-                             tf.TensorSpec([], tf.float32), tf.TensorSpec([2], tf.int32)])
+                             tf.TensorSpec([], tf.float32), tf.TensorSpec([2], tf.int32)],
+            # Nothing here branches on tensors; AutoGraph's conversion of the Keras calls
+            # only costs time at the first call (about 0.9 s of srim_sample's start in bf16).
+            autograph=False)
 
     def __call__(self, lr, num_samples, seed, noise_scale, offset=(0, 0)):
         return self._run(tf.constant(lr, tf.float32), tf.constant(num_samples, tf.int32),

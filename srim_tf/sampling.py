@@ -43,6 +43,9 @@ def super_resolve_with(generator, lr, num_samples, seed, noise_scale, offset=(0,
         out = tf.cast(generator([lr, z_lo, z_up]), tf.float32)
         return consistency.back_project(out, lr, iterations=consistency_iterations)
 
-    samples = tf.map_fn(one_sample, tf.range(num_samples),
+    # One sample at a time: running several at once (map_fn's default) is no faster on CPU,
+    # whose convolutions already use every core, and holds each one's activations (481x321,
+    # K = 3, float32: 2.0-2.2 GB peak against 1.5 GB, the same seconds; benchmarks/README.md).
+    samples = tf.map_fn(one_sample, tf.range(num_samples), parallel_iterations=1,
                         fn_output_signature=tf.TensorSpec(None, tf.float32))
     return tf.transpose(samples, [1, 0, 2, 3, 4])
