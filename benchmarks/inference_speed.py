@@ -22,12 +22,13 @@ import numpy as np
 import tensorflow as tf
 
 from flops import generator_flops
+from srim_tf.inference import DEFAULT_TILE_SIZE
 from timing import best_time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTO = os.path.join(ROOT, "..", "shared", "data", "BSD200", "100075.png")  # 481x321
 PRECISIONS = ("float32", "bfloat16")
-DEFAULT_TILE = 256  # srim_sample's --tile_size default
+BEFORE_TILE = 256  # srim_sample's --tile_size default before this benchmark chose 192
 
 
 def model_shape_ceiling(settings, size=272):
@@ -53,24 +54,25 @@ def _shipped_generator():
 # ---- per size and precision, one subprocess each (peak RSS is per process) ----------------------
 
 def probe(size, precision):
-    """Times sampling one size x size input (K = 1, tiles of 256) after a warm-up; prints JSON."""
+    """Times sampling one size x size input (K = 1, default tiles) after a warm-up; prints JSON."""
     from srim_tf.inference import super_resolve_image
     from srim_tf.samplers import GeneratorSampler
 
     generator, settings = _shipped_generator()
     sampler = GeneratorSampler(generator, "pretrained", precision)
     image = (np.random.default_rng(0).random((size, size, 3)) * 255).astype(np.uint8)
-    super_resolve_image(sampler, image[:64, :64], 1, tile_size=DEFAULT_TILE)  # trace
+    super_resolve_image(sampler, image[:64, :64], 1)  # trace
     times = []
     for _ in range(3 if size <= 512 else 1):  # best of three where a run is short
         start = time.perf_counter()
-        super_resolve_image(sampler, image, 1, tile_size=DEFAULT_TILE)
+        super_resolve_image(sampler, image, 1)
         times.append(time.perf_counter() - start)
     seconds = min(times)
     with open("/proc/self/status") as f:
         peak_mb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
     flop = generator_flops(settings, 1) * size * size
-    print(json.dumps({"seconds": seconds, "gflops": flop / seconds / 1e9, "peak_rss_mb": peak_mb}))
+    print(json.dumps({"tile_size": DEFAULT_TILE_SIZE, "seconds": seconds, "gflops": flop / seconds / 1e9,
+                      "peak_rss_mb": peak_mb}))
 
 
 def by_size(quick):
@@ -145,12 +147,12 @@ def variants(quick):
     num_samples = 3
     plain = {p: GeneratorSampler(generator, "pretrained", p) for p in PRECISIONS}
     field = plain["float32"].receptive_field
-    candidates = {"float32, tiles of 256 (before)": (plain["float32"], DEFAULT_TILE)}
+    candidates = {"float32, tiles of 256 (before)": (plain["float32"], BEFORE_TILE)}
     for precision in PRECISIONS:
         computing = in_precision(generator, precision)
         candidates.update({
-            f"{precision}, jit_compile": (_VariantSampler(computing, field, jit_compile=True), DEFAULT_TILE),
-            f"{precision}, K batched": (_VariantSampler(computing, field, batched=True), DEFAULT_TILE),
+            f"{precision}, jit_compile": (_VariantSampler(computing, field, jit_compile=True), BEFORE_TILE),
+            f"{precision}, K batched": (_VariantSampler(computing, field, batched=True), BEFORE_TILE),
         })
         for tile in (128, 192, 256, 384):
             # float32 tiles of 256 is today's path again: the pair shows the timing noise.
@@ -188,7 +190,8 @@ def markdown(results, ceilings):
     conv = {"float32": ceilings["conv_gflops"], "bfloat16": ceilings["conv_bf16_gflops"]}
     if sized and "sizes" in sized:
         shape = sized["model_shape_ceiling_gflops"]
-        lines += ["", "| sampling (LR input, K = 1, tiles of 256) | seconds | GFLOP/s | of the conv ceiling"
+        tile = next(iter(sized["sizes"].values())).get("tile_size", 256)
+        lines += ["", f"| sampling (LR input, K = 1, tiles of {tile}) | seconds | GFLOP/s | of the conv ceiling"
                   " | of the model-shape conv ceiling | peak RSS MB |", "|---|---|---|---|---|---|"]
         for name, row in sized["sizes"].items():
             precision = name.split()[-1]

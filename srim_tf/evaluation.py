@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from srim_tf import metrics
 from srim_tf.image_io import expand_inputs, read_image
-from srim_tf.inference import SCALE, super_resolve_image, to_grey
+from srim_tf.inference import DEFAULT_TILE_SIZE, SCALE, super_resolve_image, to_grey
 from srim_tf.resize import bicubic_downsample, bicubic_upsample
 
 BORDER = SCALE
@@ -59,7 +59,7 @@ def _measure(outputs, hr, lr):
     return values
 
 
-def evaluate_image(method, path, num_samples=10, seed=0, tile_size=256):
+def evaluate_image(method, path, num_samples=10, seed=0, tile_size=DEFAULT_TILE_SIZE):
     """Metrics of one HR image for `method` ("bicubic", "folder:PATH" or a sampler)."""
     hr, grey = _load_hr(path)
     lr = np.round(bicubic_downsample(_float(hr[None]), SCALE).numpy()[0] * 255).astype(np.uint8)
@@ -88,7 +88,7 @@ def evaluate_image(method, path, num_samples=10, seed=0, tile_size=256):
     return values
 
 
-def evaluate(method, hr_dirs, num_samples=10, seed=0, tile_size=256, show_progress=True):
+def evaluate(method, hr_dirs, num_samples=10, seed=0, tile_size=DEFAULT_TILE_SIZE, show_progress=True):
     """Evaluates every image of every HR folder.
 
     An image that cannot be read or measured (a broken file, too small, no matching SR

@@ -10,7 +10,7 @@ import sys
 
 from absl import app, flags, logging
 
-from srim_tf import evaluation, flag_checks
+from srim_tf import evaluation, flag_checks, inference
 from srim_tf.samplers import load_sampler
 from srim_tf.programs import inference_flags, runner
 
@@ -19,7 +19,7 @@ flags.DEFINE_string("method", "bicubic",
 flags.DEFINE_multi_string("hr_dir", None, "Folder of HR images (repeatable); named by its folder.")
 flags.DEFINE_integer("num_samples", 10, "Samples per image for stochastic models (K).")
 flags.DEFINE_integer("seed", 0, "Noise seed.")
-flags.DEFINE_integer("tile_size", 256, "Tile size in LR pixels (0: whole image).")
+flags.DEFINE_integer("tile_size", inference.DEFAULT_TILE_SIZE, "Tile size in LR pixels (0: whole image).")
 flags.DEFINE_string("json", None, "Write per-set means and per-image values here.")
 flags.DEFINE_string("csv", None, "Write one row per image and per set here.")
 FLAGS = flags.FLAGS

@@ -27,7 +27,7 @@ flags.DEFINE_string("model", "pretrained", "pretrained | a srim_train workdir | 
 flags.DEFINE_integer("num_samples", 1, "Samples per input (K).")
 flags.DEFINE_integer("seed", 0, "Noise seed: the same seed gives the same samples.")
 flags.DEFINE_float("noise_scale", 1.0, "0: deterministic output at z = 0; 1: the training distribution.")
-flags.DEFINE_integer("tile_size", 256, "Tile size in LR pixels (0: whole image at once).")
+flags.DEFINE_integer("tile_size", inference.DEFAULT_TILE_SIZE, "Tile size in LR pixels (0: whole image at once).")
 flags.DEFINE_integer("overlap", None, "Context margin per tile in LR pixels (default: receptive field).")
 flags.DEFINE_bool("contact_sheet", False, "Also write a contact sheet and a std map per input.")
 FLAGS = flags.FLAGS
