@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from flops import generator_flops
 from srim_tf.inference import DEFAULT_TILE_SIZE
-from timing import best_time
+from timing import best_time, interleaved_times, peak_rss_mb
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTO = os.path.join(ROOT, "..", "shared", "data", "BSD200", "100075.png")  # 481x321
@@ -68,11 +68,9 @@ def probe(size, precision):
         super_resolve_image(sampler, image, 1)
         times.append(time.perf_counter() - start)
     seconds = min(times)
-    with open("/proc/self/status") as f:
-        peak_mb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
     flop = generator_flops(settings, 1) * size * size
     print(json.dumps({"tile_size": DEFAULT_TILE_SIZE, "seconds": seconds, "gflops": flop / seconds / 1e9,
-                      "peak_rss_mb": peak_mb}))
+                      "peak_rss_mb": peak_rss_mb()}))
 
 
 def by_size(quick):
@@ -164,12 +162,7 @@ def variants(quick):
     for name, call in calls.items():  # also the warm-up (XLA compiles per tile shape)
         out = call().astype(np.int16)
         largest_difference[name] = int(np.abs(out - reference[name.split(",")[0]]).max())
-    times = {name: [] for name in calls}
-    for _ in range(1 if quick else 3):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            times[name].append(time.perf_counter() - start)
+    times = interleaved_times(calls, 1 if quick else 3, warmup=False)
     flop = generator_flops(settings, 1) * image.shape[0] * image.shape[1] * num_samples
     before = float(np.median(times["float32, tiles of 256 (before)"]))
     rows = {}

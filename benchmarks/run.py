@@ -34,7 +34,7 @@ from srim_tf.distances import Distance  # noqa: E402
 
 import inference_speed  # noqa: E402
 from flops import conv_flops, generator_flops, vgg_flops  # noqa: E402
-from timing import best_time, interleaved_times, median_time  # noqa: E402
+from timing import best_time, interleaved_times, median_time, peak_rss_mb  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The authors' PyTorch code (SRIM-pytorch) on this machine, in seconds: typed in from the
@@ -365,11 +365,6 @@ def run_section(name, quick):
     command = [sys.executable, os.path.abspath(__file__), "--section", name] + (["--quick"] if quick else [])
     out = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
-
-
-def peak_rss_mb():
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
 
 
 def main():

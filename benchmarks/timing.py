@@ -1,4 +1,4 @@
-"""Timing a callable on a shared machine: median, best, and several by turns."""
+"""Measuring on a shared machine: time (median, best, several by turns) and peak memory."""
 
 import time
 
@@ -26,10 +26,11 @@ def best_time(fn, repeats):
     return min(times)
 
 
-def interleaved_times(fns, rounds):
+def interleaved_times(fns, rounds, warmup=True):
     """Times each callable once per round, taking turns, so a slow spell of a shared
-    machine hits all of them alike. Returns {name: [seconds per round]}."""
-    for fn in fns.values():
+    machine hits all of them alike. Returns {name: [seconds per round]}. `warmup=False`
+    when the caller has already called each once (to trace it, or to check its output)."""
+    for fn in fns.values() if warmup else ():
         fn()  # trace and warm up
     times = {name: [] for name in fns}
     for _ in range(rounds):
@@ -38,3 +39,9 @@ def interleaved_times(fns, rounds):
             fn()
             times[name].append(time.perf_counter() - start)
     return times
+
+
+def peak_rss_mb():
+    """This process's peak resident memory so far, in MB (VmHWM)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
