@@ -11,7 +11,7 @@ setup(
     packages=find_packages(include=["srim_tf", "srim_tf.*"]),
     package_data={"srim_tf": ["pretrained/*"]},
     entry_points={"console_scripts": [
-        f"srim_{name}=srim_tf.programs.{name}:run" for name in ("train", "sample", "eval", "export")
+        f"srim_{name}=srim_tf.cli.{name}:run" for name in ("train", "sample", "eval", "export")
     ]},
     python_requires=">=3.10",
     install_requires=[

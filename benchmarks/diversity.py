@@ -25,10 +25,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from absl import flags as absl_flags  # noqa: E402
 from absl import logging  # noqa: E402
 
-from srim_tf import evaluation  # noqa: E402
-from srim_tf import flags as srim_flags  # noqa: E402
-from srim_tf.samplers import load_sampler  # noqa: E402
-from srim_tf.train import train_and_evaluate  # noqa: E402
+from srim_tf.evaluation import evaluate as evaluation  # noqa: E402
+from srim_tf.cli import flags as srim_flags  # noqa: E402
+from srim_tf.inference.samplers import load_sampler  # noqa: E402
+from srim_tf.training.loop import train_and_evaluate  # noqa: E402
+from srim_tf.training.settings import RunSettings  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "..", "shared", "data")
@@ -77,7 +78,7 @@ def config_for(overrides, steps, seed, data_dir):
     config.update(data=f"folder:{data_dir}/T91,folder:{data_dir}/BSD200")
     config.update(train_steps=steps, seed=seed)
     config.update(overrides)
-    return config
+    return RunSettings.from_dict(config)
 
 
 def main():

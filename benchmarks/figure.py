@@ -12,9 +12,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from srim_tf import image_io, inference  # noqa: E402
-from srim_tf.resize import bicubic_downsample, bicubic_upsample  # noqa: E402
-from srim_tf.samplers import load_sampler  # noqa: E402
+from srim_tf.data import image_io
+from srim_tf.inference import outputs, tiling  # noqa: E402
+from srim_tf.data.resize import bicubic_downsample, bicubic_upsample  # noqa: E402
+from srim_tf.inference.samplers import load_sampler  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -30,10 +31,10 @@ def main():
     hr = image_io.read_image(args.image).rgb[top:top + size, left:left + size]
     lr = np.round(bicubic_downsample(hr[None] / 255.0, 4).numpy()[0] * 255).astype(np.uint8)
     sampler = load_sampler(args.model)
-    samples = inference.super_resolve_image(sampler, lr, 3, seed=0, noise_scale=1.0)
+    samples = tiling.super_resolve_image(sampler, lr, 3, seed=0, noise_scale=1.0)
     nearest = np.repeat(np.repeat(lr, 4, axis=0), 4, axis=1)
     bicubic = np.round(bicubic_upsample(lr[None] / 255.0, 4).numpy()[0] * 255).astype(np.uint8)
-    std = np.repeat(inference.std_map(samples)[..., None], 3, axis=-1)
+    std = np.repeat(outputs.std_map(samples)[..., None], 3, axis=-1)
     gap = np.full((size, 4, 3), 255, np.uint8)
     panels = [nearest, bicubic, *samples, std, hr]
     row = np.concatenate([p for panel in panels for p in (panel, gap)][:-1], axis=1)

@@ -5,9 +5,12 @@ def conv_flops(channels_in, channels_out, kernel, pixels):
     return 2 * kernel * kernel * channels_in * channels_out * pixels
 
 
-def generator_flops(config, lr_size):
-    """FLOPs of one 4x sample (both stages), counting convolutions only."""
-    c, k, n, z = config["channels"], config["kernel_size"], config["num_convs"], config["noise_channels"]
+def generator_flops(settings, lr_size):
+    """FLOPs of one 4x sample (both stages), counting convolutions only; `settings` has the
+    generator's `channels`, `kernel_size`, `num_convs` and `noise_channels` (a dict or
+    `RunSettings`)."""
+    get = settings.get if isinstance(settings, dict) else (lambda key: getattr(settings, key))
+    c, k, n, z = get("channels"), get("kernel_size"), get("num_convs"), get("noise_channels")
     total = 0
     for out_size in (2 * lr_size, 4 * lr_size):
         pixels = out_size * out_size

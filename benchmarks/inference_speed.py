@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from flops import generator_flops
-from srim_tf.inference import DEFAULT_TILE_SIZE
+from srim_tf.inference.tiling import DEFAULT_TILE_SIZE
 from timing import best_time, interleaved_times, peak_rss_mb
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,7 +47,7 @@ def model_shape_ceiling(settings, size=272):
 
 
 def _shipped_generator():
-    from srim_tf.pretrained import load_pretrained, settings
+    from srim_tf.model.pretrained import load_pretrained, settings
     return load_pretrained(), settings()
 
 
@@ -55,8 +55,8 @@ def _shipped_generator():
 
 def probe(size, precision):
     """Times sampling one size x size input (K = 1, default tiles) after a warm-up; prints JSON."""
-    from srim_tf.inference import super_resolve_image
-    from srim_tf.samplers import GeneratorSampler
+    from srim_tf.inference.tiling import super_resolve_image
+    from srim_tf.inference.samplers import GeneratorSampler
 
     generator, settings = _shipped_generator()
     sampler = GeneratorSampler(generator, "pretrained", precision)
@@ -92,8 +92,8 @@ class _VariantSampler:
     with XLA, or draws the K samples in one batched generator call instead of `map_fn`."""
 
     def __init__(self, generator, receptive_field, jit_compile=False, batched=False):
-        from srim_tf import noise
-        from srim_tf.sampling import super_resolve_with
+        from srim_tf.inference import noise
+        from srim_tf.inference.sampling import super_resolve_with
 
         self.receptive_field = receptive_field
 
@@ -122,7 +122,7 @@ class _VariantSampler:
 
 
 def _photo(quick):
-    from srim_tf import image_io
+    from srim_tf.data import image_io
 
     if os.path.isfile(PHOTO):
         image, source = image_io.read_image(PHOTO).rgb, "BSD200/100075.png"
@@ -136,9 +136,9 @@ def _photo(quick):
 def variants(quick):
     """Seconds of `super_resolve_image` on one photo, K = 3, for each candidate, taking turns;
     every candidate's output is checked against today's path so all do the same work."""
-    from srim_tf.inference import super_resolve_image
-    from srim_tf.precision import in_precision
-    from srim_tf.samplers import GeneratorSampler
+    from srim_tf.inference.tiling import super_resolve_image
+    from srim_tf.model.precision import in_precision
+    from srim_tf.inference.samplers import GeneratorSampler
 
     generator, settings = _shipped_generator()
     image, source = _photo(quick)

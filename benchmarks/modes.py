@@ -43,7 +43,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from srim_tf import build  # noqa: E402
+from srim_tf.training import build  # noqa: E402
+from srim_tf.training.settings import RunSettings  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BLOCK = 4  # HR pixels per block side = the scale: one LR pixel per block
@@ -117,7 +118,7 @@ def measure(samples, lr):
 def srim_config(**overrides):
     """A small generator and pixel distances; the flags' defaults for the rest."""
     from absl import flags as absl_flags
-    from srim_tf import flags as srim_flags  # noqa: F401  (defines the flags)
+    from srim_tf.cli import flags as srim_flags  # noqa: F401  (defines the flags)
 
     absl_flags.FLAGS.unparse_flags()
     absl_flags.FLAGS(["modes"])
@@ -128,7 +129,7 @@ def srim_config(**overrides):
                   num_lower_samples=16, num_upper_samples=16, sample_chunk=16,
                   learning_rate=2e-3, lr_decay_steps=[], vgg_weights="random")
     config.update(overrides)
-    return config
+    return RunSettings.from_dict(config)
 
 
 def train_srim(config, steps, batch, seed):
@@ -149,7 +150,7 @@ def train_srim(config, steps, batch, seed):
 
 def train_deterministic(config, steps, batch, seed):
     """The same generator, codes zeroed, trained on L1 to the target: a regressor."""
-    keras.utils.set_random_seed(config["seed"])
+    keras.utils.set_random_seed(config.seed)
     generator = build.generator(config)
     optimizer = build.optimizer(config)
     rng = np.random.default_rng(seed)
@@ -211,7 +212,7 @@ def run(names, steps, batch, test_images, k, seed):
 
 
 def _sample(generator, lr, k, seed, noise_scale):
-    from srim_tf.sampling import super_resolve_with
+    from srim_tf.inference.sampling import super_resolve_with
 
     out = super_resolve_with(generator, tf.constant(lr), k, seed, noise_scale)
     return np.asarray(out)

@@ -28,9 +28,11 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import flags as absl_flags  # noqa: E402
 
-from srim_tf import build, data  # noqa: E402
-from srim_tf import flags as srim_flags  # noqa: E402
-from srim_tf.distances import Distance  # noqa: E402
+from srim_tf.cli import flags as srim_flags  # noqa: E402
+from srim_tf.data import datasets  # noqa: E402
+from srim_tf.training import build  # noqa: E402
+from srim_tf.training.distances import Distance  # noqa: E402
+from srim_tf.training.settings import RunSettings  # noqa: E402
 
 import inference_speed  # noqa: E402
 from flops import conv_flops, generator_flops, vgg_flops  # noqa: E402
@@ -55,14 +57,14 @@ def config_from(flagfile=None, **overrides):
     config = srim_flags.values()
     config.update(vgg_weights="random")
     config.update(overrides)
-    return config
+    return RunSettings.from_dict(config)
 
 
 def smooth_batch(batch, hr_size, seed=0):
     rng = np.random.default_rng(seed)
     coarse = rng.random((batch, hr_size // 8, hr_size // 8, 3)).astype("float32")
     hr = tf.clip_by_value(tf.image.resize(coarse, [hr_size, hr_size], "bicubic"), 0, 1)
-    return tuple(x.numpy() for x in data.to_triple(hr))
+    return tuple(x.numpy() for x in datasets.to_triple(hr))
 
 
 # ---- training step, broken down ------------------------------------------------------------
@@ -71,18 +73,18 @@ def step_breakdown(name, config, repeats):
     """Times the parts of one training step and the step itself."""
     keras.utils.set_random_seed(0)
     model, _ = build.srim(config)
-    model.compile(optimizer=build.optimizer(config), jit_compile=config["jit_compile"])
-    lr, mid, hr = smooth_batch(config["batch_size"], config["hr_size"])
-    g, feats, dist = model.generator, model.features, model.selection_distance
+    model.compile(optimizer=build.optimizer(config), jit_compile=config.jit_compile)
+    lr, mid, hr = smooth_batch(config.batch_size, config.hr_size)
+    g, feats, dist = model.generator, model.features, model.selection_settings.distance
     b, h = lr.shape[0], lr.shape[1]
-    chunk = min(config["sample_chunk"], config["num_lower_samples"])
+    chunk = min(config.sample_chunk, config.num_lower_samples)
     lr_c = tf.repeat(lr, chunk, axis=0)
-    z_lo = tf.random.normal([b * chunk, 2 * h, 2 * h, config["noise_channels"]])
-    z_up = tf.random.normal([b * chunk, 4 * h, 4 * h, config["noise_channels"]])
+    z_lo = tf.random.normal([b * chunk, 2 * h, 2 * h, config.noise_channels])
+    z_up = tf.random.normal([b * chunk, 4 * h, 4 * h, config.noise_channels])
     mid_c = g.lower([lr_c, lr_c, z_lo])
     hr_c = g.upper([mid_c, lr_c, z_up])
     # Timed on the models selection runs on, at its precision.
-    stages, selection_features = model._selection_models
+    stages, selection_features = model.selection_models
     gen_lo = tf.function(lambda: stages.lower([lr_c, lr_c, z_lo]))
     gen_up = tf.function(lambda: stages.upper([mid_c, lr_c, z_up]))
     feat_lo = tf.function(lambda: selection_features(mid_c))
@@ -91,8 +93,8 @@ def step_breakdown(name, config, repeats):
     fs_mid, fs_hr = feat_lo(), feat_up()
     dist_lo = tf.function(lambda: tf.argmin(dist.to_targets(fs_mid, f_mid, chunk), axis=1))
     dist_up = tf.function(lambda: tf.argmin(dist.to_targets(fs_hr, f_hr, chunk), axis=1))
-    chunks_lo = -(-config["num_lower_samples"] // chunk)
-    chunks_up = -(-config["num_upper_samples"] // chunk)
+    chunks_lo = -(-config.num_lower_samples // chunk)
+    chunks_up = -(-config.num_upper_samples // chunk)
     parts = {
         "sample generation": median_time(gen_lo, repeats) * chunks_lo + median_time(gen_up, repeats) * chunks_up,
         "feature extraction": median_time(feat_lo, repeats) * chunks_lo + median_time(feat_up, repeats) * chunks_up,
@@ -108,8 +110,8 @@ def step_breakdown(name, config, repeats):
     step = median_time(lambda: model.train_function(plain), repeats)
     return {"name": name, "step_seconds": step, "parts_seconds": parts,
             "selection_and_distance_share": parts["distances and selection"] / step,
-            "batch_size": config["batch_size"], "hr_size": config["hr_size"],
-            "samples": [config["num_lower_samples"], config["num_upper_samples"]]}
+            "batch_size": config.batch_size, "hr_size": config.hr_size,
+            "samples": [config.num_lower_samples, config.num_upper_samples]}
 
 
 # ---- the machine's ceiling and achieved throughput ----------------------------------------------
@@ -135,11 +137,11 @@ def paper_shapes(quick):
     rows = {}
     m = 10 if quick else 100
     for precision in ("float32", "bfloat16"):
+        # In the bfloat16 row the gradient step computes in bfloat16 too.
         config = config_from(None, batch_size=16, num_lower_samples=m, num_upper_samples=m,
-                             sample_chunk=min(m, 20), selection_precision=precision)
+                             sample_chunk=min(m, 20), selection_precision=precision,
+                             mixed_precision="mixed_bfloat16" if precision == "bfloat16" else "off")
         keras.utils.set_random_seed(0)
-        if precision == "bfloat16":  # the gradient step too, in this row
-            keras.mixed_precision.set_global_policy("mixed_bfloat16")
         model, _ = build.srim(config)
         model.compile(optimizer=build.optimizer(config))
         g = model.generator
@@ -147,7 +149,7 @@ def paper_shapes(quick):
         z_lo, z_up = (tf.random.normal(s) for s in g.noise_shapes(20, 32, 32))
         @tf.function
         def chunk():
-            stages = model._selection_models[0]
+            stages = model.selection_models[0]
             return stages.upper([stages.lower([lr20, lr20, z_lo]), lr20, z_up])
 
         t_chunk = median_time(lambda: chunk().numpy(), 1 if quick else 3)
@@ -184,7 +186,6 @@ def paper_shapes(quick):
                 row[f"{name}_seconds"] = float(np.median(times.pop(name))) * scale
         if times:
             row["gradient_step_variants"] = {name: float(np.median(v)) for name, v in times.items()}
-        keras.mixed_precision.set_global_policy("float32")
         if precision == "float32":
             feats = tf.function(lambda x: model.features(x)["conv4_4"])
             images = tf.random.uniform([20, 128, 128, 3])
@@ -205,7 +206,7 @@ def gradient_step_variants(model, batch, features):
             @tf.function
             def step(lr, mid, hr, z_lo, z_up, targets, split=split, given=given):
                 with tf.GradientTape() as tape:
-                    loss, _ = model._loss(lr, mid, hr, z_lo, z_up, training=split,
+                    loss, _ = model.step_loss(lr, mid, hr, z_lo, z_up, training=split,
                                           hr_features=targets if given else None)
                 model.optimizer.apply(tape.gradient(loss, variables), variables)
                 return loss

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Training-step time of two checkouts of this repository, timed by turns (A, B, A, B, ...).
+"""Training-step or sampling time of two checkouts of this repository, timed by turns (A, B, A, B, ...).
 
     python benchmarks/step_ab.py --before=/path/to/old/checkout [--rounds=3] [--shape=cpu_x4]
+    python benchmarks/step_ab.py --before=/path/to/old/checkout --what=sampling
 
-Each turn is a fresh process that imports `srim_tf` from one checkout, builds the quickstart's
-or cpu_x4's generator with fresh selection (`--shape`; HR 64, pixel distances) and times 10
-compiled training steps after 3 warm-up steps on one fixed batch. Reports the median per
-checkout and their ratio. Used for issue 12's before/after of the selection refactor.
+Each turn is a fresh process that imports `srim_tf` from one checkout. `--what=step` builds the
+quickstart's or cpu_x4's generator with fresh selection (`--shape`; HR 64, pixel distances) and
+times 10 compiled training steps after 3 warm-up steps on one fixed batch. `--what=sampling`
+times the shipped model's 3 samples of a 128x128 photo crop (tiles of 64, float32 and
+bfloat16) after one warm-up. Reports the median per checkout and their ratio. Either
+checkout may use the flat layout (before issue 22) or the subpackages.
 """
 
 import argparse
@@ -33,14 +36,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, sys.argv[1])
 import numpy as np, tensorflow as tf
 from absl import flags as absl_flags
-from srim_tf import build, flags as srim_flags
+try:
+    from srim_tf.training import build
+    from srim_tf.cli import flags as srim_flags
+    from srim_tf.training.settings import RunSettings
+except ImportError:  # the flat layout, before issue 22
+    from srim_tf import build, flags as srim_flags
+    RunSettings = None
 absl_flags.FLAGS(["turn"])
 config = srim_flags.values()
-config.update(json.loads(sys.argv[2]))
+shape = json.loads(sys.argv[2])
+config.update(shape)
+if RunSettings is not None:
+    config = RunSettings.from_dict(config)
 model, _ = build.srim(config)
 model.compile(optimizer=build.optimizer(config))
 rng = np.random.default_rng(0)
-hr = tf.constant(rng.random((config["batch_size"], 64, 64, 3)).astype("float32"))
+hr = tf.constant(rng.random((shape["batch_size"], 64, 64, 3)).astype("float32"))
 batch = (tf.image.resize(hr, (16, 16), "area"), tf.image.resize(hr, (32, 32), "area"), hr)
 step = tf.function(model.train_step)
 for _ in range(3):
@@ -51,6 +63,28 @@ for _ in range(10):
 print(json.dumps((time.perf_counter() - start) / 10))
 '''
 
+SAMPLING_TURN = r'''
+import os, sys, time, json
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, sys.argv[1])
+import skimage.data
+try:
+    from srim_tf.inference.samplers import load_sampler
+    from srim_tf.inference.tiling import super_resolve_image
+except ImportError:  # the flat layout, before issue 22
+    from srim_tf.samplers import load_sampler
+    from srim_tf.inference import super_resolve_image
+photo = skimage.data.chelsea()[60:188, 160:288]
+seconds = {}
+for precision in ("float32", "bfloat16"):
+    sampler = load_sampler("pretrained", precision=precision)
+    super_resolve_image(sampler, photo, 3, seed=0, tile_size=64)
+    start = time.perf_counter()
+    super_resolve_image(sampler, photo, 3, seed=0, tile_size=64)
+    seconds[precision] = time.perf_counter() - start
+print(json.dumps(seconds["float32"] + seconds["bfloat16"]))
+'''
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -58,15 +92,17 @@ def main():
     parser.add_argument("--after", default=ROOT, help="Checkout of the code after (this one).")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--shape", choices=sorted(SHAPES), default="quickstart")
+    parser.add_argument("--what", choices=("step", "sampling"), default="step")
     args = parser.parse_args()
+    script = TURN if args.what == "step" else SAMPLING_TURN
     times = {"before": [], "after": []}
     for _ in range(args.rounds):
         for name in ("before", "after"):
-            out = subprocess.run([sys.executable, "-c", TURN, getattr(args, name),
+            out = subprocess.run([sys.executable, "-c", script, getattr(args, name),
                                   json.dumps(SHAPES[args.shape])],
                                  capture_output=True, text=True, check=True).stdout
             times[name].append(json.loads(out.strip().splitlines()[-1]))
-            print(name, f"{times[name][-1]:.3f} s/step", flush=True)
+            print(name, f"{times[name][-1]:.3f} s", flush=True)
     before, after = (statistics.median(times[n]) for n in ("before", "after"))
     print(f"median before {before:.3f} s, after {after:.3f} s, after/before {after / before:.3f}")
 

@@ -11,10 +11,11 @@ SHARED_DATA = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."
 
 
 def tiny_config(**overrides):
-    """A flat config (flag values) for a model small enough for CPU tests."""
+    """`RunSettings` (the flags' defaults, then these) of a model small enough for CPU tests."""
     from absl import flags
 
-    from srim_tf import flags as srim_flags
+    from srim_tf.cli import flags as srim_flags
+    from srim_tf.training.settings import RunSettings
 
     if not flags.FLAGS.is_parsed():
         flags.FLAGS(["pytest"])
@@ -27,7 +28,7 @@ def tiny_config(**overrides):
         train_steps=4, learning_rate=1e-3, lr_decay_steps=[], checkpoint_every=2,
         summary_every=2, image_summary_every=2, num_validation_images=2, num_summary_samples=2)
     config.update(overrides)
-    return config
+    return RunSettings.from_dict(config)
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def triple(rng):
     """A (lr, mid, hr) batch of 3 random-but-smooth images, HR 32x32."""
     import tensorflow as tf
 
-    from srim_tf.data import to_triple
+    from srim_tf.data.datasets import to_triple
 
     coarse = rng.random((3, 8, 8, 3)).astype("float32")
     hr = tf.image.resize(coarse, [32, 32], "bicubic").numpy().clip(0, 1)
@@ -57,7 +58,7 @@ def shared_data(*parts):
 @pytest.fixture(scope="session")
 def trained_workdir(tmp_path_factory):
     """A srim_train workdir holding a tiny model trained for 2 steps."""
-    from srim_tf.train import train_and_evaluate
+    from srim_tf.training.loop import train_and_evaluate
 
     workdir = str(tmp_path_factory.mktemp("trained") / "run")
     train_and_evaluate(tiny_config(train_steps=2, checkpoint_every=2, image_summary_every=2), workdir)

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srim_tf import consistency, metrics
-from srim_tf.resize import bicubic_downsample, bicubic_upsample
+from srim_tf.inference import consistency
+from srim_tf.evaluation import metrics
+from srim_tf.data.resize import bicubic_downsample, bicubic_upsample
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -58,8 +59,8 @@ def _smooth_images(rng, count, height, width):
 
 
 def test_consistent_sampler_outputs_downsample_to_the_input_tiled_or_not(trained_workdir, rng):
-    from srim_tf.inference import super_resolve_image
-    from srim_tf.samplers import load_sampler
+    from srim_tf.inference.tiling import super_resolve_image
+    from srim_tf.inference.samplers import load_sampler
 
     rgb = np.round(_smooth_images(rng, 1, 36, 28)[0] * 255).astype(np.uint8)
     plain = load_sampler(trained_workdir)
@@ -81,7 +82,8 @@ def test_consistent_sampler_outputs_downsample_to_the_input_tiled_or_not(trained
 
 
 def test_exported_signatures_are_consistent_when_exported_so(trained_workdir, tmp_path, rng):
-    from srim_tf import checkpoints, export
+    from srim_tf.model import checkpoints
+    from srim_tf.serving import saved_model as export
 
     generator = checkpoints.load_generator(trained_workdir)[0]
     path = export.export(generator, str(tmp_path / "srim"), receptive_field=5,

@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from srim_tf import data
-from srim_tf.data import DataConfig, make_dataset
+from srim_tf.data import datasets as data
+from srim_tf.data.datasets import DataConfig, make_dataset
 
 
 def _write_photo(path, rng, size=(48, 40), mode="RGB"):
@@ -49,7 +49,7 @@ def test_training_stream_over_a_folder_with_broken_files_runs(messy_folder):
 
 
 def test_training_over_a_folder_with_one_broken_file_in_twenty(messy_folder, tmp_path):
-    from srim_tf.train import train_and_evaluate
+    from srim_tf.training.loop import train_and_evaluate
     from tests.conftest import tiny_config
 
     logs = train_and_evaluate(tiny_config(data=f"folder:{messy_folder}", train_steps=3,
@@ -161,7 +161,7 @@ def test_scan_details_name_the_skipped_files(messy_folder):
 def test_crop_offsets_differ_for_every_image_and_patch():
     # Pixels encode their own position, so equal crops mean equal offsets. Consecutive
     # images once shared offsets (image c's patch i was image c+1's patch i-1).
-    from srim_tf.data import DataConfig, _hr_patches
+    from srim_tf.data.datasets import DataConfig, _hr_patches
 
     ys, xs = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
     image = tf.constant(np.stack([ys, xs, np.zeros_like(ys)], -1).astype("uint8"))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srim_tf.distances import Distance
+from srim_tf.training.distances import Distance
 
 
 def _features(rng, n):

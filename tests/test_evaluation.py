@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srim_tf import evaluation
-from srim_tf.samplers import load_sampler
+from srim_tf.evaluation import evaluate as evaluation
+from srim_tf.inference.samplers import load_sampler
 from tests.conftest import shared_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

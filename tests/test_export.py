@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srim_tf import export
-from srim_tf.checkpoints import load_generator
-from srim_tf.imle import super_resolve_with
+from srim_tf.serving import saved_model as export
+from srim_tf.model.checkpoints import load_generator
+from srim_tf.inference.sampling import super_resolve_with
 
 SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
 

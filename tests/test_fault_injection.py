@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from srim_tf import checkpoints
+from srim_tf.model import checkpoints
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Long enough that ten kills never reach the end on a fast idle machine (30 did, once).

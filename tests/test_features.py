@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from srim_tf.features import FeatureExtractor, build_vgg_trunk, load_vgg_trunk
+from srim_tf.model.features import FeatureExtractor, build_vgg_trunk, load_vgg_trunk
 
 
 def test_features_are_pre_activations_at_the_right_resolutions(rng):

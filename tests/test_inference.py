@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from srim_tf import inference
-from srim_tf.samplers import load_sampler
+from srim_tf.inference import tiling
+from srim_tf.inference.samplers import load_sampler
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -28,8 +28,8 @@ def _photo(rng, height, width):
 
 def test_tiled_and_untiled_outputs_agree(sampler, rng):
     image = _photo(rng, 37, 29)
-    whole = inference.super_resolve_image(sampler, image, 2, seed=4, tile_size=0)
-    tiled = inference.super_resolve_image(sampler, image, 2, seed=4, tile_size=10)
+    whole = tiling.super_resolve_image(sampler, image, 2, seed=4, tile_size=0)
+    tiled = tiling.super_resolve_image(sampler, image, 2, seed=4, tile_size=10)
     assert whole.shape == tiled.shape == (2, 148, 116, 3)
     assert np.abs(whole.astype(int) - tiled.astype(int)).max() <= 1
 
@@ -37,14 +37,14 @@ def test_tiled_and_untiled_outputs_agree(sampler, rng):
 def test_tiles_without_context_margin_do_show_seams(sampler, rng):
     # The check above can fail: with no margin, tile borders differ.
     image = _photo(rng, 37, 29)
-    whole = inference.super_resolve_image(sampler, image, 1, seed=4, tile_size=0)
-    seamy = inference.super_resolve_image(sampler, image, 1, seed=4, tile_size=10, overlap=0)
+    whole = tiling.super_resolve_image(sampler, image, 1, seed=4, tile_size=0)
+    seamy = tiling.super_resolve_image(sampler, image, 1, seed=4, tile_size=10, overlap=0)
     assert np.abs(whole.astype(int) - seamy.astype(int)).max() > 1
 
 
 def test_receptive_field_of_the_paper_network():
     # 9 convs of 5x5 per stage: 18 px at 2x (9 LR px) + 18 px at 4x (4.5 LR px) + 2.
-    assert inference.receptive_field(9, 5) == 16
+    assert tiling.receptive_field(9, 5) == 16
 
 
 def _write(path, array, mode=None):
@@ -95,15 +95,15 @@ def test_unknown_model_is_a_clear_error(tmp_path):
 
 
 def test_pretrained_folder_round_trip(trained_workdir, tmp_path, rng):
-    from srim_tf.checkpoints import load_generator
-    from srim_tf.pretrained import load_pretrained, save_pretrained
+    from srim_tf.model.checkpoints import load_generator
+    from srim_tf.model.pretrained import load_pretrained, save_pretrained
 
     generator, config, checkpoint = load_generator(trained_workdir)
     save_pretrained(generator, config, str(tmp_path / "pre"), checkpoint)
     reloaded = load_pretrained(str(tmp_path / "pre"))
     image = _photo(rng, 9, 7)
-    a = inference.super_resolve_image(load_sampler(trained_workdir), image, 2, seed=1)
-    from srim_tf.samplers import GeneratorSampler
+    a = tiling.super_resolve_image(load_sampler(trained_workdir), image, 2, seed=1)
+    from srim_tf.inference.samplers import GeneratorSampler
 
-    b = inference.super_resolve_image(GeneratorSampler(reloaded, "pre"), image, 2, seed=1)
+    b = tiling.super_resolve_image(GeneratorSampler(reloaded, "pre"), image, 2, seed=1)
     np.testing.assert_array_equal(a, b)

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srim_tf import consistency, metrics
-from srim_tf.pretrained import load_pretrained
+from srim_tf.inference import consistency
+from srim_tf.evaluation import metrics
+from srim_tf.model.pretrained import load_pretrained
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Largest mean and max |difference| from float32 of outputs in [0, 1] (the shipped model on a
@@ -35,7 +36,7 @@ def _samples(sampler, rgb):
 
 
 def test_samples_in_each_precision_are_near_float32_and_leave_the_generator_float32(generator):
-    from srim_tf.samplers import GeneratorSampler
+    from srim_tf.inference.samplers import GeneratorSampler
 
     rgb = _photo()
     reference = _samples(GeneratorSampler(generator, "g"), rgb)
@@ -53,7 +54,7 @@ def test_samples_in_each_precision_are_near_float32_and_leave_the_generator_floa
 
 
 def test_back_projection_of_bfloat16_samples_stays_float32_exact():
-    from srim_tf.samplers import load_sampler
+    from srim_tf.inference.samplers import load_sampler
 
     rgb = _photo()
     sampler = load_sampler("pretrained", consistency_iterations=consistency.DEFAULT_ITERATIONS,
@@ -66,7 +67,7 @@ def test_back_projection_of_bfloat16_samples_stays_float32_exact():
 
 @pytest.fixture(scope="module")
 def exports(generator, tmp_path_factory):
-    from srim_tf import export
+    from srim_tf.serving import saved_model as export
 
     base = tmp_path_factory.mktemp("exports")
     # float32 exports are tested against Keras in test_export.py.
@@ -75,7 +76,7 @@ def exports(generator, tmp_path_factory):
 
 
 def test_exported_signatures_compute_in_their_precision_with_uint8_in_and_out(exports, generator):
-    from srim_tf.samplers import GeneratorSampler
+    from srim_tf.inference.samplers import GeneratorSampler
 
     rgb = _photo(12, 10)
     images = tf.constant(np.stack([rgb, rgb[::-1]]))
@@ -100,7 +101,7 @@ def test_exported_signatures_compute_in_their_precision_with_uint8_in_and_out(ex
 
 
 def test_a_saved_model_refuses_another_precision_than_its_own(exports):
-    from srim_tf.samplers import load_sampler
+    from srim_tf.inference.samplers import load_sampler
 
     assert load_sampler(exports["bfloat16"]).precision == "bfloat16"
     with pytest.raises(ValueError, match="computes in bfloat16.*--precision=float32"):
@@ -113,7 +114,7 @@ def test_a_saved_model_refuses_another_precision_than_its_own(exports):
 def test_programs_take_the_precision_flag(program, generator, tmp_path):
     from PIL import Image
 
-    from srim_tf.samplers import GeneratorSampler
+    from srim_tf.inference.samplers import GeneratorSampler
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -135,8 +136,8 @@ def test_programs_take_the_precision_flag(program, generator, tmp_path):
         assert 0 < levels.mean() < 255 * TOLERANCE["bfloat16"][0] + 0.5
         assert "in bfloat16" in result.stderr
     elif program == "srim_eval":
-        from srim_tf import evaluation
-        from srim_tf.samplers import load_sampler
+        from srim_tf.evaluation import evaluate as evaluation
+        from srim_tf.inference.samplers import load_sampler
 
         with open(tmp_path / "r.json") as f:
             measured = json.load(f)["in"]

@@ -6,7 +6,7 @@ tests/test_train_program.py (a pool draws it once); this checks that a run gets 
 
 from absl import flags
 
-from srim_tf import build
+from srim_tf.training import build
 from tests.conftest import tiny_config
 
 

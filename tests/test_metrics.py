@@ -7,7 +7,7 @@ import tensorflow as tf
 from skimage import data as skdata
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from srim_tf import metrics
+from srim_tf.evaluation import metrics
 
 
 def _y(image):
@@ -44,7 +44,7 @@ def test_y_ssim_matches_scikit_image_gaussian_ssim(rng):
 
 
 def test_lr_psnr_is_high_for_a_consistent_output_and_low_otherwise(rng):
-    from srim_tf.resize import bicubic_downsample
+    from srim_tf.data.resize import bicubic_downsample
 
     hr = np.clip(skdata.astronaut()[:128, :128] / 255.0, 0, 1).astype("float32")[None]
     lr = bicubic_downsample(hr, 4)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srim_tf.model import SRIMGenerator, build_stage
+from srim_tf.model.generator import SRIMGenerator, build_stage
 
 
 def _inputs(generator, batch, height, width, rng):
@@ -97,7 +97,7 @@ def test_split_convolution_equals_one_convolution_of_the_concatenation(layer_cla
     outputs and gradients both."""
     import tensorflow as tf
 
-    from srim_tf import layers
+    from srim_tf.model import layers
 
     features = tf.constant(rng.standard_normal((2, 7, 6, 8)), tf.float32)
     skip = tf.constant(rng.standard_normal((2, 7, 6, 3)), tf.float32)
@@ -158,3 +158,68 @@ def test_residual_generator_config_round_trips():
     clone = SRIMGenerator.from_config(generator.get_config())
     assert clone.stage_output == "residual"
     assert clone.get_config() == generator.get_config()
+
+
+@pytest.mark.parametrize("skip_factor", [2, 4])
+def test_every_convolution_after_the_first_sees_the_lr_image_upsampled_by_the_skip_factor(skip_factor, rng):
+    """Pins the skip wiring: with the first convolution silenced and the last reading only its
+    skip channels (centre tap, identity), a sigmoid stage outputs sigmoid(bilinear(lr)). Feeding
+    those convolutions the upsampled main input, the noise or the hidden state instead fails."""
+    stage = build_stage(skip_factor, channels=4, kernel_size=3, num_convs=2, normalization="none")
+    first, last = stage.get_layer("stage_conv_0"), stage.get_layer("stage_conv_1")
+    first.set_weights([np.zeros_like(w) for w in first.get_weights()])
+    kernel = np.zeros(last.kernel.shape, np.float32)  # [3, 3, 4 hidden + 3 skip, 3]
+    for channel in range(3):
+        kernel[1, 1, 4 + channel, channel] = 1.0
+    last.set_weights([kernel, np.zeros(3, np.float32)])
+    image = rng.random((1, 3 * skip_factor // 2, 5 * skip_factor // 2, 3)).astype("float32")
+    lr = rng.random((1, 3, 5, 3)).astype("float32")  # unlike `image`
+    noise = rng.standard_normal((1, 3 * skip_factor, 5 * skip_factor, 5)).astype("float32")
+    out = np.asarray(stage([image, lr, noise]))
+    expected = tf.image.resize(lr, (3 * skip_factor, 5 * skip_factor), "bilinear")
+    np.testing.assert_allclose(out, tf.sigmoid(expected), atol=1e-6)
+
+
+def test_stage_outputs_depend_on_image_lr_and_noise_through_their_own_paths(rng):
+    stage = build_stage(4, channels=8, kernel_size=3, num_convs=3)
+    image = rng.random((1, 4, 6, 3)).astype("float32")
+    lr = rng.random((1, 2, 3, 3)).astype("float32")
+    noise = rng.standard_normal((1, 8, 12, 5)).astype("float32")
+    base = np.asarray(stage([image, lr, noise]))
+    for changed in ([image + 0.2, lr, noise], [image, lr + 0.2, noise], [image, lr, noise + 1.0]):
+        assert np.abs(np.asarray(stage(changed)) - base).max() > 1e-3
+
+
+def test_the_upper_stage_takes_the_lower_output_as_image_and_the_lr_as_skip(rng):
+    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
+    lr, z_lo, z_up = (tf.constant(x) for x in _inputs(generator, 1, 4, 5, rng))
+    mid, hr = generator.generate(lr, z_lo, z_up)
+    np.testing.assert_allclose(hr, generator.upper([mid, lr, z_up]), atol=1e-6)
+    # Any other wiring of the upper stage's inputs gives another image.
+    assert np.abs(np.asarray(generator.upper([mid, lr * 0.5, z_up])) - hr).max() > 1e-3
+
+
+@pytest.mark.parametrize("dtype", ["mixed_bfloat16", "mixed_float16"])
+def test_a_residual_generator_in_lower_precision_starts_exactly_bilinear(dtype, rng):
+    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, stage_output="residual",
+                              dtype=dtype)
+    assert generator.lower.get_layer("lower_conv_1").compute_dtype == dtype.split("_")[1]
+    lr, z_lo, z_up = _inputs(generator, 2, 5, 6, rng)
+    mid, hr = generator.generate(lr, z_lo, z_up)
+    assert mid.dtype == hr.dtype == tf.float32
+    # The base is added in float32, unrounded: exactly what a float32 generator gives.
+    exact = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
+    np.testing.assert_array_equal(hr, exact.generate(lr, z_lo, z_up)[1])
+
+
+def test_precision_is_a_constructor_argument_and_leaves_keras_global_policy_alone():
+    before = keras.mixed_precision.global_policy().name
+    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, dtype="mixed_bfloat16")
+    plain = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
+    assert keras.mixed_precision.global_policy().name == before == "float32"
+    assert generator.lower.get_layer("lower_conv_0").compute_dtype == "bfloat16"
+    assert generator.lower.get_layer("lower_conv_0").kernel.dtype == "float32"  # weights stay float32
+    assert plain.lower.get_layer("lower_conv_0").compute_dtype == "float32"
+    for name in ("upsample", "skip", "residual", "rgb"):
+        assert name not in [layer.name for layer in generator.lower.layers] or \
+            generator.lower.get_layer(name).compute_dtype == "float32"

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srim_tf import patchwise
-from srim_tf.distances import Distance
+from srim_tf.training import patchwise
+from srim_tf.training.distances import Distance
 
 
 def test_patch_distances_average_to_the_whole_image_distance(rng):
@@ -49,9 +49,9 @@ def test_grid_must_divide_every_layer():
 
 def test_patchwise_selection_assembles_each_patch_from_a_drawn_sample(triple):
     """Every patch's codes are one drawn sample's; patches are never farther than a whole-image choice."""
-    from srim_tf import selection
-    from srim_tf.features import FeatureExtractor
-    from srim_tf.model import SRIMGenerator
+    from srim_tf.training import selection
+    from srim_tf.model.features import FeatureExtractor
+    from srim_tf.model.generator import SRIMGenerator
 
     lr, mid, hr = triple  # LR 8x8
     generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
@@ -83,7 +83,7 @@ def test_patchwise_selection_assembles_each_patch_from_a_drawn_sample(triple):
 
 def test_patchwise_selection_trains_through_srim_train(tmp_path):
     from tests.conftest import tiny_config
-    from srim_tf.train import train_and_evaluate
+    from srim_tf.training.loop import train_and_evaluate
 
     logs = train_and_evaluate(tiny_config(selection_patch=4, train_steps=2), str(tmp_path / "run"))
     assert np.isfinite(logs["loss"])

@@ -12,7 +12,7 @@ from absl import flags
 from absl import logging as absl_logging
 from tqdm import tqdm
 
-from srim_tf.programs import quiet
+from srim_tf.cli import quiet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Lines a user should not see: TF's C++ banner and libpng warnings, the CUDA probe on a

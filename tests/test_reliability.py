@@ -15,8 +15,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from srim_tf import export
-from srim_tf.checkpoints import load_generator
+from srim_tf.serving import saved_model as export
+from srim_tf.model.checkpoints import load_generator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -171,8 +171,9 @@ def _truncate(path):
 
 
 def test_damaged_latest_checkpoint_is_named_and_the_previous_one_used(tmp_path, caplog):
-    from srim_tf import checkpoints, train
-    from srim_tf.samplers import load_sampler
+    from srim_tf.model import checkpoints
+    from srim_tf.training import loop as train
+    from srim_tf.inference.samplers import load_sampler
     from tests.conftest import tiny_config
 
     workdir = str(tmp_path / "run")
@@ -196,13 +197,14 @@ def test_damaged_latest_checkpoint_is_named_and_the_previous_one_used(tmp_path, 
     # A different precision is refused before anything is written.
     before = open(os.path.join(workdir, "config.json")).read()
     with pytest.raises(ValueError, match="--mixed_precision: workdir has 'off', flags give 'mixed_float16'"):
-        train.train_and_evaluate(dict(config, mixed_precision="mixed_float16", train_steps=6), workdir)
+        train.train_and_evaluate(config.replace(mixed_precision="mixed_float16", train_steps=6), workdir)
     assert open(os.path.join(workdir, "config.json")).read() == before
     assert checkpoints.latest_checkpoint(workdir).endswith("ckpt-4")
 
 
 def test_a_config_without_a_checkpoint_counts_as_an_empty_workdir(tmp_path):
-    from srim_tf import checkpoints, train
+    from srim_tf.model import checkpoints
+    from srim_tf.training import loop as train
     from tests.conftest import tiny_config
 
     workdir = tmp_path / "run"
@@ -259,7 +261,7 @@ def _run_cases(module, program, cases, timeout=300):
 def test_training_flags_that_gave_nonsense_or_deep_errors_are_refused_in_one_line(tmp_path):
     workdir = f"--workdir={tmp_path / 'run'}"
     (tmp_path / "file").write_text("x")
-    _run_cases("srim_tf.programs.train", "srim_train", [
+    _run_cases("srim_tf.cli.train", "srim_train", [
         ([workdir, "--hr_size=4"], 2, "--hr_size=4: must be a multiple of 4 and >= 16"),
         ([workdir, "--hr_size=30"], 2, "--hr_size=30"),
         ([workdir, "--kernel_size=4"], 2, "--kernel_size=4: must be an odd integer"),
@@ -288,7 +290,7 @@ def test_sample_program_keeps_every_output_and_refuses_bad_values(trained_workdi
     for seed, name in enumerate(["a/x.png", "b/x.png", "x.jpg"]):
         _image(inputs / name, 8, 8, seed)
     common = [f"--model={trained_workdir}", f"--input={inputs}", f"--output_dir={out}"]
-    _run_cases("srim_tf.programs.sample", "srim_sample", [
+    _run_cases("srim_tf.cli.sample", "srim_sample", [
         ([*common, "--noise_scale=nan"], 2, "--noise_scale=nan: must be a finite number in [0, 10]"),
         ([*common, "--noise_scale=inf"], 2, "--noise_scale=inf"),
         ([*common, "--noise_scale=1e30"], 2, "--noise_scale=1e+30"),
@@ -308,7 +310,7 @@ def test_sample_program_keeps_every_output_and_refuses_bad_values(trained_workdi
 
 
 def test_output_names_differ_by_extension_when_the_paths_would_collide():
-    from srim_tf.output_names import output_stems
+    from srim_tf.cli.output_names import output_stems
 
     stems = output_stems(["in/a/x.png", "in/b/x.png", "in/x.jpg", "in/x.png"])
     assert stems == {"in/a/x.png": os.path.join("a", "x"), "in/b/x.png": os.path.join("b", "x"),
@@ -325,7 +327,7 @@ def test_eval_skips_unreadable_images_names_them_and_writes_what_it_measured(tmp
     (mixed / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     _image(mixed / "tiny.png", 8, 8)
     report = tmp_path / "r.json"
-    _run_cases("srim_tf.programs.eval", "srim_eval", [
+    _run_cases("srim_tf.cli.eval", "srim_eval", [
         (["--hr_dir=" + str(good), "--num_samples=0"], 2, "--num_samples=0"),
         (["--hr_dir=" + str(good), "--tile_size=-1"], 2, "--tile_size=-1"),
         ([], 2, "--hr_dir is required"),
@@ -342,7 +344,7 @@ def test_export_program_refuses_bad_values_in_one_line(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     common = [f"--export_dir={tmp_path / 'out'}"]
-    _run_cases("srim_tf.programs.export", "srim_export", [
+    _run_cases("srim_tf.cli.export", "srim_export", [
         ([*common, "--workdir=pretrained", "--noise_scale=nan"], 2, "--noise_scale=nan"),
         ([*common, "--workdir=pretrained", "--max_request_pixels=0"], 2, "--max_request_pixels=0"),
         ([*common, "--workdir=pretrained", "--version=0"], 2, "--version=0"),
@@ -355,25 +357,25 @@ def test_export_program_refuses_bad_values_in_one_line(tmp_path):
 # ---- memory of whole-image outputs --------------------------------------------------------
 
 def test_contact_sheet_is_bounded_and_std_map_is_exact_in_bands():
-    from srim_tf import inference
+    from srim_tf.inference import outputs, tiling
 
     rng = np.random.default_rng(0)
     samples = rng.integers(0, 256, (2, 5000, 300, 3), dtype=np.uint8)  # outputs of a 1250x75 input
-    sheet = inference.contact_sheet(rng.integers(0, 256, (1250, 75, 3), dtype=np.uint8), samples)
+    sheet = outputs.contact_sheet(rng.integers(0, 256, (1250, 75, 3), dtype=np.uint8), samples)
     # 5000 > 2048: panels shrunk by 3 (block means), bicubic input + 2 samples side by side.
     assert sheet.shape == (1666, 3 * 100, 3)
     block_mean = samples[1, :1666 * 3].reshape(1666, 3, 100, 3, 3).astype(np.float64).mean(axis=(1, 3))
     assert np.abs(sheet[:, 200:].astype(int) - np.round(block_mean)).max() <= 1
     expected = np.round(np.clip(samples.astype(np.float64).std(axis=0).mean(-1) / 32, 0, 1) * 255)
-    assert np.abs(inference.std_map(samples).astype(int) - expected).max() <= 1
+    assert np.abs(outputs.std_map(samples).astype(int) - expected).max() <= 1
     small = samples[:, :40, :32]
-    assert inference.contact_sheet(small[0, :10, :8], small).shape == (40, 96, 3)  # full size
+    assert outputs.contact_sheet(small[0, :10, :8], small).shape == (40, 96, 3)  # full size
 
 
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
 @pytest.mark.parametrize("sixteen_bit", [False, True])
 def test_png_written_in_bands_decodes_to_the_same_pixels(tmp_path, channels, sixteen_bit):
-    from srim_tf.image_io import write_png
+    from srim_tf.data.image_io import write_png
 
     pixels = np.random.default_rng(channels).integers(0, 256, (150, 37, channels), dtype=np.uint8)
     write_png(str(tmp_path / "x.png"), pixels, sixteen_bit)
@@ -384,8 +386,8 @@ def test_png_written_in_bands_decodes_to_the_same_pixels(tmp_path, channels, six
 
 
 def test_tiled_inference_refuses_values_that_gave_black_images(trained_workdir):
-    from srim_tf.inference import super_resolve_image
-    from srim_tf.samplers import load_sampler
+    from srim_tf.inference.tiling import super_resolve_image
+    from srim_tf.inference.samplers import load_sampler
 
     sampler, image = load_sampler(trained_workdir), np.full((6, 5, 3), 100, np.uint8)
     for kwargs, match in [(dict(tile_size=-1), "tile_size=-1"), (dict(overlap=-5), "overlap=-5"),

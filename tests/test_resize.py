@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 from skimage import io
 
-from srim_tf.resize import bicubic_downsample, bicubic_upsample
+from srim_tf.data.resize import bicubic_downsample, bicubic_upsample
 from tests.conftest import shared_data
 
 

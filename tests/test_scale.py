@@ -9,63 +9,72 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srim_tf import build, selection
+from srim_tf.training import build
+from srim_tf.training import code_pool, selection
 from tests.conftest import tiny_config
 
 
-@pytest.mark.parametrize("overrides", [
-    dict(mixed_precision="mixed_bfloat16"),
-    dict(mixed_precision="mixed_float16"),
-    dict(jit_compile=True),
-])
-def test_mixed_precision_and_xla_train_a_few_steps(overrides, triple, tmp_path):
-    from srim_tf.train import train_and_evaluate
+def _train(tmp_path, name, **overrides):
+    """`(logs, weights)` of 3 steps through srim_train's loop."""
+    from srim_tf.model.checkpoints import load_generator
+    from srim_tf.training.loop import train_and_evaluate
 
+    workdir = str(tmp_path / name)
+    logs = train_and_evaluate(tiny_config(train_steps=3, checkpoint_every=3, image_summary_every=3,
+                                          learning_rate=1e-3, **overrides), workdir)
+    return logs, [np.asarray(w) for w in load_generator(workdir)[0].get_weights()]
+
+
+def test_mixed_precision_and_xla_train_what_float32_trains_and_leave_keras_alone(tmp_path):
     import keras
 
-    try:
-        logs = train_and_evaluate(tiny_config(train_steps=3, checkpoint_every=3,
-                                              image_summary_every=3, **overrides),
-                                  str(tmp_path / "run"))
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    assert np.isfinite(logs["loss"]) and logs["loss"] > 0
-    assert np.isfinite(logs["validation/y_psnr_zero_noise"])
+    def distance(a, b):
+        return np.sqrt(sum(np.sum((x - y) ** 2) for x, y in zip(a, b)))
+
+    initial = [np.asarray(w) for w in build.srim(tiny_config())[0].generator.get_weights()]
+    reference_logs, reference = _train(tmp_path, "float32")
+    moved = distance(reference, initial)
+    for name, overrides in (("xla", dict(jit_compile=True)),
+                            ("bf16", dict(mixed_precision="mixed_bfloat16")),
+                            ("fp16", dict(mixed_precision="mixed_float16"))):
+        logs, weights = _train(tmp_path, name, **overrides)
+        # The same step: the same loss and validation PSNR, and weights that moved as far and
+        # mostly the same way (selection's near-ties and Adam's sign-like first steps make
+        # rounding differences visible, so not to float rounding).
+        assert logs["loss"] == pytest.approx(reference_logs["loss"], rel=0.01), name
+        assert abs(logs["validation/y_psnr_zero_noise"]
+                   - reference_logs["validation/y_psnr_zero_noise"]) < 0.05, name
+        assert distance(weights, initial) == pytest.approx(moved, rel=0.1), name
+        assert distance(weights, reference) < 0.6 * moved, name
+        # The library never sets Keras' global policy: a model built next computes in float32.
+        assert keras.mixed_precision.global_policy().name == "float32", name
+        assert build.generator(tiny_config()).lower.get_layer("lower_conv_0").compute_dtype == "float32"
 
 
 def test_mixed_float16_wraps_the_optimizer_in_loss_scaling():
     import keras
 
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        config = tiny_config()
-        model, _ = build.srim(config)
-        model.compile(optimizer=build.optimizer(config))
-        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
-        assert model.generator.lower.layers[-2].compute_dtype == "float16"
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+    config = tiny_config(mixed_precision="mixed_float16")
+    model, _ = build.srim(config)
+    model.compile(optimizer=build.optimizer(config))
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert model.generator.lower.get_layer("lower_conv_1").compute_dtype == "float16"
+    assert keras.mixed_precision.global_policy().name == "float32"
 
 
 def test_mixed_bfloat16_computes_in_bfloat16_against_exact_float32_targets(triple):
-    import keras
+    config = tiny_config(mid_loss_weight=1.0, mixed_precision="mixed_bfloat16")  # 2x target too
+    model, _ = build.srim(config)
+    model.compile(optimizer=build.optimizer(config))
+    seen = {}
+    loss = model.step_loss
 
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    try:
-        config = tiny_config(mid_loss_weight=1.0)  # the 2x target in the loss too
-        model, _ = build.srim(config)
-        model.compile(optimizer=build.optimizer(config))
-        seen = {}
-        loss = model._loss
+    def recording(lr, mid, hr, *args, **kwargs):
+        seen.update(lr=lr, mid=mid, hr=hr)
+        return loss(lr, mid, hr, *args, **kwargs)
 
-        def recording(lr, mid, hr, *args, **kwargs):
-            seen.update(lr=lr, mid=mid, hr=hr)
-            return loss(lr, mid, hr, *args, **kwargs)
-
-        model._loss = recording
-        model.train_step(triple)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+    model.step_loss = recording
+    model.train_step(triple)
     lr, mid, hr = triple
     assert seen["lr"].dtype == tf.bfloat16  # the generator's input takes the compute dtype
     for name, target in (("mid", mid), ("hr", hr)):
@@ -165,19 +174,23 @@ def test_each_worker_budgets_only_its_own_share_of_the_feature_cache():
                       "conv2_2": np.zeros((4, 64, 64, 128), np.float32)}
     per_image = (128 * 128 * 3 + 64 * 64 * 128) * 4
     for workers, expected_rows in ((1, 640), (2, 320), (4, 160)):
-        rows = selection.worker_pool_size(640, 16 // workers, 16)
+        rows = code_pool.worker_pool_size(640, 16 // workers, 16)
         assert rows == expected_rows
-        assert selection.pool_feature_bytes(batch_features, rows) == per_image * expected_rows
+        assert code_pool.pool_feature_bytes(batch_features, rows) == per_image * expected_rows
     # A worker keeps whole images: its share of an uneven pool rounds up.
-    assert selection.worker_pool_size(10, 2, 4) == 5
-    assert selection.worker_pool_size(9, 2, 4) == 5
+    assert code_pool.worker_pool_size(10, 2, 4) == 5
+    assert code_pool.worker_pool_size(9, 2, 4) == 5
 
 
 LOOP_SCRIPT = textwrap.dedent("""
     import sys, threading, numpy as np, tensorflow as tf, keras
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from srim_tf import build, imle, layers, selection, train
+    from srim_tf.training import build
+    from srim_tf.training import imle
+    from srim_tf.model import layers
+    from srim_tf.training import selection
+    from srim_tf.training import loop as train
     from tests.conftest import tiny_config
 
     workdir = sys.argv[1]
@@ -202,7 +215,7 @@ LOOP_SCRIPT = textwrap.dedent("""
             finally:
                 part.name = "other"
         return run
-    imle.SRIM._loss = tagged(imle.SRIM._loss, "step")
+    imle.SRIM.step_loss = tagged(imle.SRIM.step_loss, "step")
     selection.select = tagged(selection.select, "selection")
 
     def weights(run):
@@ -230,7 +243,7 @@ LOOP_SCRIPT = textwrap.dedent("""
         config = tiny_config(batch_size=4, train_steps=3, checkpoint_every=3, **extra)
         results = []
         for strategy in ("default", "mirrored"):
-            train.train_and_evaluate(dict(config, strategy=strategy), f"{workdir}/{name}_{strategy}")
+            train.train_and_evaluate(config.replace(strategy=strategy), f"{workdir}/{name}_{strategy}")
             model = built[-1][0]
             assert model.selection_settings.patch == extra.get("selection_patch", 0)
             assert model.distribute_strategy.num_replicas_in_sync == (2 if strategy == "mirrored" else 1)
@@ -268,7 +281,7 @@ def test_mixed_float16_skipped_steps_keep_step_checkpoint_and_schedule_together(
         tmp_path, monkeypatch):
     import keras
 
-    from srim_tf import train
+    from srim_tf.training import loop as train
 
     optimizers = []
     make = build.optimizer
@@ -282,15 +295,12 @@ def test_mixed_float16_skipped_steps_keep_step_checkpoint_and_schedule_together(
     workdir = str(tmp_path / "run")
     config = tiny_config(mixed_precision="mixed_float16", train_steps=3, checkpoint_every=3,
                          lr_decay_steps=["2"], learning_rate=1e-3, lr_decay_factor=0.5)
-    try:
-        train.train_and_evaluate(config, workdir)
-        first = optimizers[-1]
-        assert float(first.dynamic_scale.numpy()) < 2.0 ** 40  # some updates were skipped
-        assert int(first.iterations.numpy()) == 3
-        assert tf.train.latest_checkpoint(f"{workdir}/checkpoints").endswith("ckpt-3")
-        assert float(first.learning_rate.numpy()) == pytest.approx(5e-4)  # decayed at 2
-        train.train_and_evaluate(dict(config, train_steps=4), workdir)
-        assert int(optimizers[-1].iterations.numpy()) == 4  # resumed and stopped at 4
-        assert tf.train.latest_checkpoint(f"{workdir}/checkpoints").endswith("ckpt-4")
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+    train.train_and_evaluate(config, workdir)
+    first = optimizers[-1]
+    assert float(first.dynamic_scale.numpy()) < 2.0 ** 40  # some updates were skipped
+    assert int(first.iterations.numpy()) == 3
+    assert tf.train.latest_checkpoint(f"{workdir}/checkpoints").endswith("ckpt-3")
+    assert float(first.learning_rate.numpy()) == pytest.approx(5e-4)  # decayed at 2
+    train.train_and_evaluate(config.replace(train_steps=4), workdir)
+    assert int(optimizers[-1].iterations.numpy()) == 4  # resumed and stopped at 4
+    assert tf.train.latest_checkpoint(f"{workdir}/checkpoints").endswith("ckpt-4")

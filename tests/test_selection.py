@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srim_tf import selection
-from srim_tf.distances import Distance
-from srim_tf.features import FeatureExtractor
-from srim_tf.imle import SRIM
-from srim_tf.model import SRIMGenerator
+from srim_tf.training import selection
+from srim_tf.training.distances import Distance
+from srim_tf.model.features import FeatureExtractor
+from srim_tf.training.imle import SRIM
+from srim_tf.model.generator import SRIMGenerator
 
 PIXELS = Distance({"pixels": 1.0}, "l2")
 
@@ -134,7 +134,7 @@ def test_bad_images_name_shape_channels_or_dtype(bad, match):
 
 
 def test_bfloat16_selection_chooses_nearly_the_best_float32_sample(rng):
-    from srim_tf.data import to_triple
+    from srim_tf.data.datasets import to_triple
 
     coarse = rng.random((16, 4, 4, 3)).astype("float32")
     hr = tf.image.resize(coarse, [32, 32], "bicubic").numpy().clip(0, 1)

@@ -9,8 +9,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from srim_tf import image_io, inference
-from srim_tf.samplers import load_sampler
+from srim_tf.data import image_io
+from srim_tf.inference import outputs, tiling
+from srim_tf.inference.samplers import load_sampler
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -43,25 +44,25 @@ def test_streamed_files_equal_the_whole_image_outputs(trained_workdir, tmp_path,
     sampler = load_sampler(trained_workdir)
     for name, rgb, alpha, grey in [("rgba", rgba[..., :3], rgba[..., 3], False),
                                    ("grey", np.repeat(rgba[..., :1], 3, -1), rgba[..., 2], True)]:
-        whole = inference.super_resolve_image(sampler, rgb, 2, seed=5, tile_size=8)
-        whole_alpha = inference.upscale_alpha(alpha)[..., None]
+        whole = tiling.super_resolve_image(sampler, rgb, 2, seed=5, tile_size=8)
+        whole_alpha = outputs.upscale_alpha(alpha)[..., None]
         for k in range(2):
-            pixels = inference.to_grey(whole[k]) if grey else whole[k]
+            pixels = outputs.to_grey(whole[k]) if grey else whole[k]
             expected = np.concatenate([pixels, whole_alpha], axis=-1)
             written = np.asarray(Image.open(out / f"{name}_x4_s{k}.png"))
             np.testing.assert_array_equal(written.reshape(expected.shape), expected)
         np.testing.assert_array_equal(np.asarray(Image.open(out / f"{name}_x4_std.png")),
-                                      inference.std_map(whole))
+                                      outputs.std_map(whole))
         np.testing.assert_array_equal(np.asarray(Image.open(out / f"{name}_x4_sheet.png")),
-                                      inference.contact_sheet(rgb, whole))
+                                      outputs.contact_sheet(rgb, whole))
     assert whole.std(axis=0).max() > 0  # two different samples: the std map is not trivial
 
 
 def test_alpha_upscaled_by_bands_equals_the_whole_image(rng):
     alpha = rng.integers(0, 256, (23, 11), dtype=np.uint8)  # noise: every row's context counts
-    whole = inference.upscale_alpha(alpha)
+    whole = outputs.upscale_alpha(alpha)
     for band_rows in (1, 2, 3, 8):
-        bands = [inference.upscale_alpha(alpha, (y0, min(y0 + band_rows, 23)))
+        bands = [outputs.upscale_alpha(alpha, (y0, min(y0 + band_rows, 23)))
                  for y0 in range(0, 23, band_rows)]
         np.testing.assert_array_equal(np.concatenate(bands), whole)
 
@@ -71,7 +72,7 @@ def test_contact_sheet_from_bands_shrinks_blocks_across_band_edges(rng, band_row
     # 4 x 50 = 200 output rows, shrunk by 3 (panel limit 90): 66 rows; bands cut blocks.
     rgb = rng.integers(0, 256, (50, 20, 3), dtype=np.uint8)
     samples = rng.integers(0, 256, (2, 200, 80, 3), dtype=np.uint8)
-    sheet = inference.ContactSheet(rgb, 2, max_panel=90)
+    sheet = outputs.ContactSheet(rgb, 2, max_panel=90)
     for y0 in range(0, 200, band_rows):
         sheet.add(samples[:, y0:y0 + band_rows])
     assert sheet.sheet.shape == (66, 3 * 26, 3)

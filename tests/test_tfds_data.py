@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from srim_tf import build, data, train
+from srim_tf.training import build
+from srim_tf.data import datasets as data
+from srim_tf.training import loop as train
 from tests.conftest import tiny_config
 
 

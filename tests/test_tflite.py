@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srim_tf.model import SRIMGenerator
-from srim_tf.pretrained import load_pretrained
-from srim_tf.tflite import to_tflite
+from srim_tf.model.generator import SRIMGenerator
+from srim_tf.model.pretrained import load_pretrained
+from srim_tf.serving.tflite import to_tflite
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

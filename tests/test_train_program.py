@@ -12,8 +12,12 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from srim_tf import build, checkpoints, data, selection, train
-from srim_tf.imle import SRIM
+from srim_tf.training import build
+from srim_tf.model import checkpoints
+from srim_tf.data import datasets
+from srim_tf.training.code_pool import CodePool
+from srim_tf.training import loop as train
+from srim_tf.training.imle import SRIM
 from tests.conftest import tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -98,21 +102,21 @@ def test_resuming_with_a_different_model_is_refused_with_the_difference(tmp_path
     config = tiny_config(train_steps=1, checkpoint_every=1, image_summary_every=1)
     train.train_and_evaluate(config, workdir)
     with pytest.raises(ValueError, match=r"--channels: workdir has 8, flags give 16"):
-        train.train_and_evaluate(dict(config, channels=16, train_steps=2), workdir)
+        train.train_and_evaluate(config.replace(channels=16, train_steps=2), workdir)
     # --restart starts anew with the new configuration.
-    train.train_and_evaluate(dict(config, channels=16, restart=True), workdir)
+    train.train_and_evaluate(config.replace(channels=16, restart=True), workdir)
     assert checkpoints.read_config(workdir)["channels"] == 16
 
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
-    original = SRIM._loss
+    original = SRIM.step_loss
 
     def poisoned(self, *args, **kwargs):
         loss, out = original(self, *args, **kwargs)
         nan_after_two = tf.where(self.optimizer.iterations >= 2, float("nan"), 0.0)
         return loss + nan_after_two, out
 
-    monkeypatch.setattr(SRIM, "_loss", poisoned)
+    monkeypatch.setattr(SRIM, "step_loss", poisoned)
     workdir = str(tmp_path / "nan")
     with pytest.raises(FloatingPointError, match="Loss became nan at step 3"):
         train.train_and_evaluate(tiny_config(train_steps=10, checkpoint_every=2,
@@ -162,8 +166,9 @@ def test_code_pool_caches_target_features_within_the_budget(budget_mb, pool_size
     model.compile(optimizer=build.optimizer(config))
     strategy = tf.distribute.get_strategy()
     batches = iter(strategy.experimental_distribute_dataset(
-        data.make_dataset(build.data_config(config))))
-    pool = selection.CodePool(model, strategy, batches, config)
+        datasets.make_dataset(build.data_config(config))))
+    pool = CodePool(model, strategy, batches, config.code_pool_size, config.batch_size,
+                    config.target_feature_cache_mb)
     pool.refill(shuffle_seed=0)
     batch = next(pool.iterator)
     assert ("hr_features" in batch) == cached
@@ -184,8 +189,9 @@ def _pool_batches(count, **overrides):
     model, _ = build.srim(config)
     strategy = tf.distribute.get_strategy()
     batches = iter(strategy.experimental_distribute_dataset(
-        data.make_dataset(build.data_config(config))))
-    pool = selection.CodePool(model, strategy, batches, config)
+        datasets.make_dataset(build.data_config(config))))
+    pool = CodePool(model, strategy, batches, config.code_pool_size, config.batch_size,
+                    config.target_feature_cache_mb)
     pool.refill(shuffle_seed=0)
     keys = ("lr", "mid", "hr", "z_lo", "z_up")
     return [[np.asarray(next_batch[k]) for k in keys]
@@ -207,8 +213,8 @@ def test_code_pool_draws_jitter_once_when_it_chooses_the_codes():
 
 
 def test_init_from_starts_a_new_run_from_another_models_generator(trained_workdir, tmp_path):
-    from srim_tf import checkpoints
-    from srim_tf.train import train_and_evaluate
+    from srim_tf.model import checkpoints
+    from srim_tf.training.loop import train_and_evaluate
 
     # A learning rate of ~0 keeps the weights where they started: at the source's.
     workdir = str(tmp_path / "finetune")
@@ -227,7 +233,7 @@ def test_init_from_starts_a_new_run_from_another_models_generator(trained_workdi
 
 
 def test_init_from_pretrained_checks_the_shipped_settings(tmp_path):
-    from srim_tf.train import train_and_evaluate
+    from srim_tf.training.loop import train_and_evaluate
 
     with pytest.raises(ValueError, match="--init_from=pretrained holds a generator with other settings"):
         train_and_evaluate(tiny_config(init_from="pretrained"), str(tmp_path / "run"))

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srim_tf import build
-from srim_tf.data import to_triple
+from srim_tf.training import build
+from srim_tf.data.datasets import to_triple
 from tests.conftest import tiny_config
 
 
@@ -48,13 +48,13 @@ def test_training_on_given_codes_skips_selection(triple):
 def _codes_the_step_trains_on(model, batch, steps):
     """Runs `steps` eager train steps on `batch`; the codes each step's loss saw."""
     seen = []
-    loss = model._loss
+    loss = model.step_loss
 
     def recording(lr, mid, hr, z_lo, z_up, *args, **kwargs):
         seen.append((np.asarray(z_lo), np.asarray(z_up)))
         return loss(lr, mid, hr, z_lo, z_up, *args, **kwargs)
 
-    model._loss = recording
+    model.step_loss = recording
     for _ in range(steps):
         model.train_step(batch)
     return seen
@@ -201,7 +201,7 @@ def test_to_triple_shapes():
 
 def test_zero_code_loss_improves_the_z0_output(triple):
     lr, _, hr = triple
-    from srim_tf import metrics
+    from srim_tf.evaluation import metrics
 
     def zero_psnr(weight):
         keras.utils.set_random_seed(0)

@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from srim_tf import train
+from srim_tf.training import loop as train
 from tests.conftest import tiny_config
 
 
@@ -14,10 +14,10 @@ def test_validation_data_gives_the_loop_its_validation_images(tmp_path, monkeypa
     for colour in colours:
         Image.fromarray(np.full((40, 40, 3), colour, np.uint8)).save(folder / f"{colour}.png")
     seen = []
-    validate = train._validate
-    monkeypatch.setattr(train, "_validate",
-                        lambda model, validation, *args: seen.append(validation) or
-                        validate(model, validation, *args))
+    validate = train._Run.validate
+    monkeypatch.setattr(train._Run, "validate",
+                        lambda run, validation, *args: seen.append(validation) or
+                        validate(run, validation, *args))
     logs = train.train_and_evaluate(
         tiny_config(train_steps=1, checkpoint_every=1, image_summary_every=1,
                     validation_data=f"folder:{folder}"), str(tmp_path / "run"))

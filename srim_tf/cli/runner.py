@@ -1,0 +1,56 @@
+"""Runs a program's main so that user errors are one line on stderr, not a traceback.
+
+Exit status 2: the command line is wrong (a flag value, a missing flag); 1: the run failed
+(a file that cannot be read, a damaged model, a loss that became NaN). Programming errors
+keep their traceback.
+"""
+
+import os
+import sys
+
+import tensorflow as tf
+from absl import app, flags
+
+from srim_tf.cli import quiet, usage
+
+# Errors our code raises for bad input, files or environments; each carries a message.
+FAILURES = (ValueError, OSError, FloatingPointError, tf.errors.OpError)
+
+
+def fail(code, message):
+    """Writes `<program>: error: <message>` and exits with `code`."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "srim"
+    sys.stderr.write(f"{name}: error: {message}\n")
+    sys.stderr.flush()
+    sys.exit(code)
+
+
+def _message(error):
+    if isinstance(error, tf.errors.OpError):  # Its str() holds a graph stack trace.
+        return error.message.strip().splitlines()[0]
+    return str(error) or type(error).__name__
+
+
+def parse_flags(argv):
+    """absl's flag parsing, with exit status 2 and one line for a bad flag."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        fail(2, f"{' '.join(str(error).split())} (see --helpshort)")
+
+
+def run(main):
+    """`app.run(main)` with one-line errors and exit status 2 / 1; `--help` lists the flags
+    of `main`'s module and exits 0; quiet logs unless `--verbosity` asks for more."""
+    usage.answer_help(main.__module__)
+
+    def guarded(argv):
+        quiet.quiet_python_logs(flags.FLAGS.verbosity)
+        try:
+            return main(argv)
+        except app.UsageError as error:
+            fail(2, str(error))
+        except FAILURES as error:
+            fail(1, _message(error))
+
+    app.run(guarded, flags_parser=parse_flags)

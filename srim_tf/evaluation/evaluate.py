@@ -1,0 +1,159 @@
+"""Evaluation with the conventions of published SR tables (../shared/data/README.md).
+
+HR cropped (top-left) to a multiple of 4; LR by MATLAB-convention bicubic rounded to 8
+bits; outputs rounded to 8 bits; PSNR/SSIM on luma (grey images on their grey level) with
+4 border pixels cropped. Methods: "bicubic", a sampler (see `samplers.py`), or
+"folder:PATH" of ready-made SR images named like the HR images.
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+from tqdm import tqdm
+
+from srim_tf.evaluation import metrics
+from srim_tf.data.image_io import expand_inputs, read_image
+from srim_tf.inference.outputs import to_grey
+from srim_tf.inference.tiling import DEFAULT_TILE_SIZE, SCALE, super_resolve_image
+from srim_tf.data.resize import bicubic_downsample, bicubic_upsample
+
+BORDER = SCALE
+KEYS = ("y_psnr", "y_ssim", "rgb_psnr", "lr_psnr", "zero_noise_y_psnr", "best_of_k_y_psnr",
+        "diversity_std", "diversity_std_textured", "diversity_std_flat", "diversity_score",
+        "hf_ratio", "zero_noise_hf_ratio")
+
+
+def _float(images):
+    return tf.constant(np.asarray(images, np.float32) / 255.0)
+
+
+def _load_hr(path):
+    image = read_image(path)
+    height, width = (s // SCALE * SCALE for s in image.rgb.shape[:2])
+    if min(height, width) < 4 * BORDER:
+        raise ValueError(f"Image too small to evaluate: {path} is {image.rgb.shape[1]}x"
+                         f"{image.rgb.shape[0]}; at least {4 * BORDER}x{4 * BORDER} is needed"
+                         f" (the {BORDER}-pixel border crop at scale {SCALE}).")
+    hr = image.rgb[:height, :width]
+    return (hr[..., :1] if image.grey else hr), image.grey
+
+
+def _measure(outputs, hr, lr):
+    """Metrics of uint8 outputs `[K, H, W, C]` against uint8 hr `[H, W, C]`, lr `[h, w, C]`."""
+    out, ref = _float(outputs), _float(np.repeat(hr[None], len(outputs), axis=0))
+    y_psnr = metrics.y_psnr(out, ref, BORDER).numpy()
+    values = {
+        "y_psnr": float(y_psnr.mean()),
+        "y_ssim": float(metrics.y_ssim(out, ref, BORDER).numpy().mean()),
+        "rgb_psnr": float(metrics.rgb_psnr(out, ref, BORDER).numpy().mean()),
+        "lr_psnr": float(metrics.lr_psnr(out, _float(np.repeat(lr[None], len(outputs), 0))).numpy().mean()),
+        "hf_ratio": float(metrics.high_frequency_ratio(out, ref, BORDER).numpy().mean()),
+    }
+    if len(outputs) > 1:
+        std, score = metrics.diversity(out[None], _float(hr[None]))
+        textured, flat = metrics.diversity_by_texture(out[None], _float(hr[None]), border=BORDER)
+        values.update(best_of_k_y_psnr=float(y_psnr.max()), diversity_std=float(std[0]),
+                      diversity_std_textured=float(textured[0]), diversity_std_flat=float(flat[0]),
+                      diversity_score=float(score[0]))
+    return values
+
+
+def evaluate_image(method, path, num_samples=10, seed=0, tile_size=DEFAULT_TILE_SIZE):
+    """Metrics of one HR image for `method` ("bicubic", "folder:PATH" or a sampler)."""
+    hr, grey = _load_hr(path)
+    lr = np.round(bicubic_downsample(_float(hr[None]), SCALE).numpy()[0] * 255).astype(np.uint8)
+    if method == "bicubic":
+        up = bicubic_upsample(_float(lr[None]), SCALE).numpy()
+        return _measure(np.round(up * 255).astype(np.uint8), hr, lr)
+    if isinstance(method, str) and method.startswith("folder:"):
+        candidates = [os.path.join(method[len("folder:"):], os.path.basename(path))]
+        sr, _ = _load_hr(candidates[0]) if os.path.isfile(candidates[0]) else (None, None)
+        if sr is None:
+            raise ValueError(f"No SR image for {path}: expected {candidates[0]}")
+        if sr.shape != hr.shape:
+            raise ValueError(f"Size mismatch: {candidates[0]} is {sr.shape[1]}x{sr.shape[0]}x"
+                             f"{sr.shape[2]} but {path} (cropped to a multiple of {SCALE}) is"
+                             f" {hr.shape[1]}x{hr.shape[0]}x{hr.shape[2]}")
+        return _measure(sr[None], hr, lr)
+    rgb_lr = np.repeat(lr, 3, axis=-1) if grey else lr
+    samples = super_resolve_image(method, rgb_lr, num_samples, seed, 1.0, tile_size)
+    zero = super_resolve_image(method, rgb_lr, 1, seed, 0.0, tile_size)
+    if grey:
+        samples, zero = to_grey(samples), to_grey(zero)
+    values = _measure(samples, hr, lr)
+    zero_values = _measure(zero, hr, lr)
+    values["zero_noise_y_psnr"] = zero_values["y_psnr"]
+    values["zero_noise_hf_ratio"] = zero_values["hf_ratio"]
+    return values
+
+
+def evaluate(method, hr_dirs, num_samples=10, seed=0, tile_size=DEFAULT_TILE_SIZE, show_progress=True):
+    """Evaluates every image of every HR folder.
+
+    An image that cannot be read or measured (a broken file, too small, no matching SR
+    image) is skipped, named with its reason, and the run goes on; means are over the
+    images measured.
+
+    Returns:
+        `{set_name: {key: mean, ..., "per_image": [{"image": name, key: value, ...}],
+        "skipped": [{"image": name, "error": reason}]}}`, set_name being the folder's name.
+
+    Raises:
+        ValueError: for a missing or empty folder (before any work), or if no image at all
+            could be measured.
+    """
+    sets = {}
+    for hr_dir in hr_dirs:
+        if not os.path.isdir(hr_dir):
+            raise ValueError(f"HR folder not found. Received: --hr_dir={hr_dir}")
+        sets[hr_dir] = expand_inputs([hr_dir])
+        if not sets[hr_dir]:
+            raise ValueError(f"No images in HR folder {hr_dir}")
+    results = {}
+    for hr_dir, paths in sets.items():
+        name = os.path.basename(os.path.normpath(hr_dir))
+        per_image, skipped = [], []
+        for path in tqdm(paths, desc=name, disable=not show_progress, unit="image"):
+            try:
+                values = evaluate_image(method, path, num_samples, seed, tile_size)
+            except (ValueError, tf.errors.OpError) as error:
+                reason = error.message.splitlines()[0] if isinstance(error, tf.errors.OpError) else str(error)
+                logging.warning("Skipped %s: %s", path, reason)
+                skipped.append({"image": os.path.relpath(path, hr_dir), "error": reason})
+                continue
+            per_image.append({"image": os.path.relpath(path, hr_dir), **values})
+        means = {key: float(np.mean([p[key] for p in per_image])) for key in KEYS
+                 if per_image and key in per_image[0]}
+        results[name] = {**means, "per_image": per_image, "skipped": skipped}
+    if not any(result["per_image"] for result in results.values()):
+        raise ValueError("No image could be measured: " + "; ".join(
+            f"{record['image']}: {record['error']}" for result in results.values()
+            for record in result["skipped"]))
+    return results
+
+
+def table(results):
+    """A plain-text table of the per-set means."""
+    keys = [k for k in KEYS if any(k in r for r in results.values())]
+    widths = [max(12, len(k) + 2) for k in keys]
+    lines = ["set".ljust(10) + "".join(k.rjust(w) for k, w in zip(keys, widths))]
+    for name, result in results.items():
+        lines.append(name.ljust(10) + "".join(
+            (f"{result[k]:.4f}" if k in result else "-").rjust(w) for k, w in zip(keys, widths)))
+    for name, result in results.items():
+        for record in result.get("skipped", []):
+            lines.append(f"{name}: skipped {record['image']}: {record['error']}")
+    return "\n".join(lines)
+
+
+def csv_rows(results):
+    """Rows for a CSV file: one per image, then one mean row per set."""
+    keys = [k for k in KEYS if any(k in r for r in results.values())]
+    rows = [["set", "image", *keys]]
+    for name, result in results.items():
+        for record in result["per_image"]:
+            rows.append([name, record["image"], *(record.get(k, "") for k in keys)])
+        rows.append([name, "MEAN", *(result.get(k, "") for k in keys)])
+    return rows

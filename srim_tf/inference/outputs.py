@@ -1,0 +1,140 @@
+"""What srim_sample writes beside the samples: grey and alpha channels, std maps, contact sheets.
+
+Each works on bands of rows, as `tiling.super_resolve_bands` hands them out, so memory holds
+one band, not K whole 4x images; a band's result equals those rows of the whole image's.
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from srim_tf.data.resize import bicubic_upsample
+from srim_tf.inference.tiling import SCALE
+
+def to_grey(samples):
+    """uint8 `[..., 3]` -> `[..., 1]` by BT.601 luma weights, for grey inputs.
+
+    Each pixel is computed on its own (no matrix product, whose sums may depend on how many
+    pixels are converted at once), so bands give the rows of the whole image exactly.
+    """
+    grey = np.empty(samples.shape[:-1] + (1,), np.uint8)
+    flat, out = samples.reshape(-1, 3), grey.reshape(-1)
+    step = BAND_ROWS * 4096  # pixels converted to float at once
+    for start in range(0, len(flat), step):
+        rgb = flat[start:start + step].astype(np.float32)
+        out[start:start + step] = np.round(
+            rgb[:, 0] * np.float32(0.299) + rgb[:, 1] * np.float32(0.587) + rgb[:, 2] * np.float32(0.114))
+    return grey
+
+
+# LR rows of context a band of 4x bicubic output needs on each side: an output row reads
+# the 4 input rows around (y + 0.5) / 4 - 0.5, at most 2 above and 2 below its own.
+_BICUBIC_CONTEXT = 2
+
+
+def upscale_alpha(alpha, rows=None):
+    """Bicubic 4x of an alpha channel `[H, W]` -> uint8 `[4H, 4W]`.
+
+    With `rows=(y0, y1)`, only the output of LR rows y0..y1 (`[4 (y1 - y0), 4W]`), equal to
+    those rows of the whole image's: the band is upscaled with its context rows.
+    """
+    y0, y1 = rows or (0, alpha.shape[0])
+    c0, c1 = max(0, y0 - _BICUBIC_CONTEXT), min(alpha.shape[0], y1 + _BICUBIC_CONTEXT)
+    window = alpha[None, c0:c1, :, None].astype(np.float32) / 255.0
+    up = bicubic_upsample(window, SCALE).numpy()[0, SCALE * (y0 - c0): SCALE * (y1 - c0), :, 0]
+    return np.round(up * 255).astype(np.uint8)
+
+
+# Longest side of one contact-sheet panel: larger outputs are shrunk for the sheet, so its
+# memory is bounded whatever the input size (the samples themselves are written full size).
+SHEET_PANEL_MAX = 2048
+# Rows processed at once when a whole-image result is reduced (std map, sheet panels): float
+# copies then take K x rows x width, not K x height x width.
+BAND_ROWS = 64
+
+
+def _bands(length, size):
+    return [(start, min(start + size, length)) for start in range(0, length, size)]
+
+
+def std_map(samples):
+    """Per-pixel standard deviation across K uint8 samples `[K, H, W, 3]` -> uint8 `[H, W]`.
+
+    Scaled so a deviation of 32 grey levels (or more) is white. Computed in bands of rows.
+    """
+    out = np.empty(samples.shape[1:3], np.uint8)
+    for y0, y1 in _bands(samples.shape[1], BAND_ROWS):
+        std = samples[:, y0:y1].astype(np.float32).std(axis=0).mean(axis=-1)
+        out[y0:y1] = np.round(np.clip(std / 32.0, 0, 1) * 255)
+    return out
+
+
+def _shrink(image, factor):
+    """uint8 `[H, W, C]` -> means of `factor` x `factor` blocks (H and W cut to multiples)."""
+    if factor == 1:
+        return image
+    height, width = image.shape[0] // factor, image.shape[1] // factor
+    out = np.empty((height, width, image.shape[2]), np.uint8)
+    for y0, y1 in _bands(height, max(1, BAND_ROWS // factor)):
+        block = image[y0 * factor:y1 * factor, :width * factor].astype(np.float32)
+        out[y0:y1] = np.round(block.reshape(y1 - y0, factor, width, factor, -1).mean(axis=(1, 3)))
+    return out
+
+
+class ContactSheet:
+    """The input upscaled by bicubic beside K samples, built from bands of the samples.
+
+    Panels are the samples' size (4H x 4W) when their longer side is at most `max_panel`;
+    larger ones are shrunk by the smallest integer factor that fits, band by band: rows of a
+    band that do not fill a block of `factor` rows wait for the next band.
+
+    Args:
+        rgb: the input, uint8 `[H, W, 3]`.
+        num_samples: K.
+        max_panel: the longest side of one panel.
+    """
+
+    def __init__(self, rgb, num_samples, max_panel=SHEET_PANEL_MAX):
+        self.factor = max(1, math.ceil(SCALE * max(rgb.shape[:2]) / max_panel))
+        height, width = SCALE * rgb.shape[0] // self.factor, SCALE * rgb.shape[1] // self.factor
+        self.panel_width = width
+        self.sheet = np.empty((height, (num_samples + 1) * width, 3), np.uint8)
+        if self.factor == 1:
+            bicubic = bicubic_upsample(rgb[None].astype(np.float32) / 255.0, SCALE).numpy()[0] * 255
+        else:  # Straight to the panel size: a full-size bicubic image would take 16x the input.
+            bicubic = tf.image.resize(rgb[None], [height, width], "bicubic", antialias=True).numpy()[0]
+        self.sheet[:, :width] = np.round(np.clip(bicubic, 0, 255))
+        self._rows_done = 0  # sheet rows filled
+        self._pending = np.zeros((num_samples, 0, SCALE * rgb.shape[1], 3), np.uint8)
+
+    def add(self, band):
+        """Takes the next band of samples, uint8 `[K, rows, 4W, 3]`, top to bottom."""
+        if self._pending.shape[1]:  # Complete the waiting block of rows first.
+            need = self.factor - self._pending.shape[1]
+            head = np.concatenate([self._pending, band[:, :need]], axis=1)
+            band = band[:, need:]
+            if head.shape[1] < self.factor:  # This band was too short to complete it.
+                self._pending = head
+                return
+            self._put(head)
+        full = self._put(band)
+        self._pending = band[:, full * self.factor:].copy()  # under `factor` rows
+
+    def _put(self, rows):
+        """Shrinks the whole blocks of `rows` into the sheet; returns how many."""
+        full = min(rows.shape[1] // self.factor, len(self.sheet) - self._rows_done)
+        width, done = self.panel_width, self._rows_done
+        for k, sample in enumerate(rows, start=1):
+            self.sheet[done:done + full, k * width:(k + 1) * width] = (
+                _shrink(sample[:full * self.factor], self.factor))
+        self._rows_done += full
+        return full
+
+
+def contact_sheet(rgb, samples, max_panel=SHEET_PANEL_MAX):
+    """`ContactSheet` of the whole samples uint8 `[K, 4H, 4W, 3]` -> uint8 `[h, (K + 1) w, 3]`."""
+    sheet = ContactSheet(rgb, len(samples), max_panel)
+    for y0, y1 in _bands(samples.shape[1], BAND_ROWS):
+        sheet.add(samples[:, y0:y1])
+    return sheet.sheet

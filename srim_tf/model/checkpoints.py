@@ -1,0 +1,126 @@
+"""The workdir: its config file, checkpoints, and loading a generator back from it.
+
+    WORKDIR/config.json     the flags the run was started with
+    WORKDIR/checkpoints/    tf.train.CheckpointManager files (generator, optimizer, step,
+                            selection counter); the index is replaced atomically, so a
+                            killed run leaves the previous checkpoint intact
+    WORKDIR/train/, eval/   TensorBoard event files
+"""
+
+import glob
+import json
+import os
+import shutil
+
+import tensorflow as tf
+from absl import logging
+
+from srim_tf.model.generator import GENERATOR_KEYS, SRIMGenerator, generator_settings
+
+CONFIG_FILE = "config.json"
+CHECKPOINT_DIR = "checkpoints"
+
+
+def read_config(workdir):
+    path = os.path.join(workdir, CONFIG_FILE)
+    if not os.path.isfile(path):
+        raise ValueError(f"No {CONFIG_FILE} in the workdir: is it a srim_train workdir?"
+                         f" Received: {workdir}")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def write_config(workdir, config):
+    path = os.path.join(workdir, CONFIG_FILE)
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
+def config_difference(saved, config):
+    """`{key: (saved, now)}` for generator settings that differ."""
+    saved, now = generator_settings(saved), generator_settings(config)
+    return {key: (saved[key], now[key]) for key in GENERATOR_KEYS if saved[key] != now[key]}
+
+
+def _read_error(prefix):
+    """Why the checkpoint at `prefix` cannot be read back whole; None if it can."""
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except (tf.errors.OpError, ValueError, IndexError, OSError, RuntimeError) as error:
+        text = error.message if isinstance(error, tf.errors.OpError) else str(error)
+        return (text.strip().splitlines() or [type(error).__name__])[0]
+    return None
+
+
+def newest_readable_checkpoint(directory):
+    """The newest checkpoint in `directory` that reads back whole, or None if there is none.
+
+    A damaged newer one (truncated or missing files, as a disk filling up or a crash
+    mid-write can leave) is named in a warning, with what falling back loses.
+
+    Raises:
+        ValueError: if checkpoints exist but none can be read.
+    """
+    state = tf.train.get_checkpoint_state(directory)
+    if state is None or not state.model_checkpoint_path:
+        return None
+    older = [p for p in reversed(state.all_model_checkpoint_paths) if p != state.model_checkpoint_path]
+    damaged = []
+    for prefix in [state.model_checkpoint_path, *older]:
+        error = _read_error(prefix)
+        if error is None:
+            if damaged:
+                logging.warning(
+                    "Using the older checkpoint %s: the steps saved after it in %s are lost.",
+                    prefix, ", ".join(p for p, _ in damaged))
+            return prefix
+        damaged.append((prefix, error))
+        logging.warning("Checkpoint %s is damaged and cannot be read (files %s.*): %s",
+                        prefix, prefix, error)
+    raise ValueError(f"No readable checkpoint in {directory}: "
+                     + "; ".join(f"{p} is damaged ({e})" for p, e in damaged)
+                     + ". Use --restart to start anew.")
+
+
+def remove_temporary_folders(directory):
+    """Removes `ckpt-N_temp` folders that checkpoint writes killed midway leave behind."""
+    for path in glob.glob(os.path.join(glob.escape(directory), "*_temp")):
+        if os.path.isdir(path):
+            logging.info("Removing %s, left by a checkpoint write that did not finish.", path)
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def latest_checkpoint(path):
+    """The newest readable checkpoint prefix in a workdir, a checkpoint dir, or a prefix itself."""
+    for directory in (os.path.join(path, CHECKPOINT_DIR), path):
+        if os.path.isdir(directory):
+            latest = newest_readable_checkpoint(directory)
+            if latest:
+                return latest
+    if tf.io.gfile.exists(path + ".index"):
+        return path
+    return None
+
+
+def load_generator(path):
+    """A trained generator from a workdir or a checkpoint prefix inside one.
+
+    Returns:
+        `(generator, config, checkpoint_prefix)`.
+    """
+    checkpoint = latest_checkpoint(path)
+    if checkpoint is None:
+        raise ValueError(f"No checkpoint found. Expected a srim_train workdir or checkpoint."
+                         f" Received: {path}")
+    workdir = path if os.path.isfile(os.path.join(path, CONFIG_FILE)) else \
+        os.path.dirname(os.path.dirname(os.path.abspath(checkpoint)))
+    config = read_config(workdir)
+    generator = SRIMGenerator(**generator_settings(config))
+    error = _read_error(checkpoint)
+    if error:
+        raise ValueError(f"Checkpoint {checkpoint} is damaged and cannot be read: {error}")
+    tf.train.Checkpoint(generator=generator).restore(checkpoint).expect_partial()
+    return generator, config, checkpoint

@@ -1,0 +1,224 @@
+"""IMLE sample selection (paper 2.2 and 2.4): each input's nearest codes.
+
+For every training input, many noise codes are drawn, the generator's outputs for them
+are compared with that input's target in the feature space, and the nearest one's codes
+are kept. Samples of different inputs never compete. With `mode="hierarchical"` (the
+paper's) the lower code is chosen first on the 2x output against the 2x target, then,
+with it fixed, the upper code on the 4x output; `mode="joint"` draws (lower, upper) pairs
+and chooses on the 4x output alone.
+
+`select` is pure and per replica: each input's codes depend only on that input's seed,
+never on which replica or batch it is in, so a batch split across replicas selects what
+one device would, and no replica talks to another.
+"""
+
+import collections
+import dataclasses
+
+import tensorflow as tf
+
+from srim_tf import checks
+from srim_tf.training import patchwise
+
+MODES = ("hierarchical", "joint")
+
+# What `select` returns: the chosen codes `z_lo [B, 2h, 2w, c]` and `z_up [B, 4h, 4w, c]`,
+# their distances `[B]` per stage (lower is 0 for joint selection), and the target's
+# features (dict of `[B, ...]`, as selection computed them).
+Selection = collections.namedtuple(
+    "Selection", ["z_lo", "z_up", "lower_distance", "upper_distance", "hr_features"])
+
+@dataclasses.dataclass(frozen=True)
+class SelectionSettings:
+    """How `select` searches.
+
+    Args:
+        distance: the `Distance` used to choose the nearest sample.
+        num_lower_samples, num_upper_samples: codes drawn per input at each stage (joint
+            selection draws their sum, so both modes cost about the same).
+        sample_chunk: samples per input generated at once; bounds memory.
+        mode: "hierarchical" or "joint".
+        patch: 0 chooses one code per input (the paper); N chooses per N x N-LR-pixel
+            patch of the target (`patchwise.py`).
+    """
+    distance: object
+    num_lower_samples: int = 100
+    num_upper_samples: int = 100
+    sample_chunk: int = 20
+    mode: str = "hierarchical"
+    patch: int = 0
+
+    def __post_init__(self):
+        checks.check_choice("selection", self.mode, MODES)
+        for name in ("num_lower_samples", "num_upper_samples", "sample_chunk"):
+            checks.check_positive_int(name, getattr(self, name))
+        if isinstance(self.patch, bool) or not isinstance(self.patch, int) or self.patch < 0:
+            raise ValueError("`selection_patch` must be 0 (whole images) or a patch size in LR"
+                             f" pixels >= 1. Received: selection_patch={self.patch!r}")
+        if self.patch and self.distance.projection != "none":
+            raise ValueError("Patch-wise selection needs exact distances: use --projection=none"
+                             f" with --selection_patch. Received: projection={self.distance.projection!r}")
+
+
+def example_seeds(seed, first_index, batch_size):
+    """`[B, 2]` int64 seeds, one per input: `seed` with the input's global batch position."""
+    index = tf.cast(first_index, tf.int64) + tf.range(tf.cast(batch_size, tf.int64))
+    seed = tf.cast(seed, tf.int64)
+    return tf.stack([tf.fill(tf.shape(index), seed[0]), seed[1] + index], axis=1)
+
+
+def per_example_normal(seeds, shape, salt):
+    """`[B, *shape]` standard normals, input b's drawn from `seeds[b]` and `salt` alone."""
+    def one(seed):
+        return tf.random.stateless_normal(
+            shape, seed=tf.random.experimental.stateless_fold_in(seed, salt))
+
+    return tf.map_fn(one, seeds, fn_output_signature=tf.float32)
+
+
+# Salts of an input's draws from its seed: jitter of z_lo and z_up, then the codes of
+# each chunk of samples at each stage (`_code_salt`).
+_JITTER_SALTS = {"z_lo": 0, "z_up": 1}
+
+
+def _code_salt(stage, chunk_index):
+    return 2 + 2 * chunk_index + stage  # stage 0: lower, 1: upper
+
+
+def jitter(z_lo, z_up, seeds, std):
+    """Chosen codes `[B, ...]` plus `std` * N(0, 1), each input's drawn from its own seed."""
+    if not std:
+        return z_lo, z_up
+    return tuple(z + std * per_example_normal(seeds, tf.shape(z)[1:], _JITTER_SALTS[name])
+                 for name, z in (("z_lo", z_lo), ("z_up", z_up)))
+
+
+def _repeat(images, times):
+    return tf.repeat(images, times, axis=0)  # [B * times, ...], input-major
+
+
+def _merge(codes):
+    shape = tf.shape(codes)  # [B, c, ...] -> [B * c, ...]
+    return tf.reshape(codes, tf.concat([[shape[0] * shape[1]], shape[2:]], axis=0))
+
+
+def nearest(sample_fn, features, distance, target_features, num_samples, chunk, grid=None):
+    """Runs `sample_fn` chunk by chunk and keeps, per input, the nearest sample.
+
+    Args:
+        sample_fn: `(chunk_index, c) -> (codes, images)`, codes a tuple of `[B, c, ...]`
+            tensors and images `[B * c, H, W, 3]` (input-major).
+        features: the feature extractor.
+        distance: the `Distance` to the targets.
+        target_features: features of the targets, dict of `[B, ...]`.
+        num_samples: m, the samples per input.
+        chunk: samples per input per call of `sample_fn`.
+        grid: None for one choice per input, or `(gh, gw)`: one choice per patch of that
+            grid (`patchwise.py`); codes must then be `[B, c, H, W, C]`.
+
+    Returns:
+        `(codes, distances)`: the chosen codes, each `[B, ...]`, and their distances `[B]`
+        (with a grid, the mean over patches of each patch's nearest distance).
+    """
+    chunk = min(chunk, num_samples)
+    sizes = [chunk] * (num_samples // chunk)
+    if num_samples % chunk:
+        sizes.append(num_samples % chunk)
+    best_codes, best_distance = None, None
+    for index, size in enumerate(sizes):
+        # Chaining each chunk on the previous result keeps them sequential, so only
+        # one chunk's activations are alive at a time.
+        deps = [] if best_distance is None else [best_distance]
+        with tf.control_dependencies(deps):
+            codes, images = sample_fn(index, size)
+            sample_features = features(tf.stop_gradient(images))
+            if grid is None:
+                distances = distance.to_targets(sample_features, target_features, size)  # [B, c]
+            else:
+                distances = patchwise.patch_distances(
+                    distance, sample_features, target_features, size, grid)  # [B, c, gh, gw]
+        closest = tf.argmin(distances, axis=1, output_type=tf.int32)  # [B] or [B, gh, gw]
+        closest_distance = tf.reduce_min(distances, axis=1)
+        if grid is None:
+            chosen = tuple(tf.gather(code, closest, axis=1, batch_dims=1) for code in codes)
+        else:
+            chosen = tuple(patchwise.choose(code, closest) for code in codes)
+        if best_distance is None:
+            best_codes, best_distance = chosen, closest_distance
+            continue
+        # Strictly nearer only: ties keep the earlier sample, like a global argmin.
+        better = closest_distance < best_distance
+        if grid is None:
+            best_codes = tuple(
+                tf.where(tf.reshape(better, [-1] + [1] * (len(new.shape) - 1)), new, old)
+                for new, old in zip(chosen, best_codes))
+        else:
+            best_codes = tuple(patchwise.keep_better(new, old, better)
+                               for new, old in zip(chosen, best_codes))
+        best_distance = tf.where(better, closest_distance, best_distance)
+    if grid is not None:
+        best_distance = tf.reduce_mean(best_distance, axis=[1, 2])
+    return best_codes, best_distance
+
+
+def select(generator, features, batch, seeds, settings):
+    """Chooses each input's codes; pure and per replica.
+
+    Args:
+        generator: anything with `lower`, `upper` (the stages, callable on
+            `[image, lr, noise]`) and `noise_channels`: a `SRIMGenerator`, or stages at
+            another precision (`precision.GeneratorInPrecision`).
+        features: a `FeatureExtractor` (its trunk may be a `precision.OnWeightsOf`).
+        batch: dict with "lr" `[B, h, w, 3]`, "mid" `[B, 2h, 2w, 3]`, "hr" `[B, 4h, 4w, 3]`.
+        seeds: `[B, 2]` int64, one stateless seed per input (`example_seeds`).
+        settings: `SelectionSettings`.
+
+    Returns:
+        A `Selection`.
+    """
+    lr = tf.cast(batch["lr"], tf.float32)
+    shape = tf.shape(lr)
+    height, width = shape[1], shape[2]
+    channels = generator.noise_channels
+    hr_features = features(batch["hr"])
+    grid = None
+    if settings.patch:
+        # Patch-wise choice needs the LR size at trace time (fixed-size training crops).
+        patchwise.check_patch(settings.patch, lr.shape[1], lr.shape[2])
+        grid = (lr.shape[1] // settings.patch, lr.shape[2] // settings.patch)
+
+    def codes(stage, index, c):
+        # Each chunk's codes of each input from that input's seed: [B, c, H, W, channels].
+        scale = 2 * (stage + 1)
+        return per_example_normal(seeds, [c, scale * height, scale * width, channels],
+                                  _code_salt(stage, index))
+
+    if settings.mode == "joint":
+        def joint_samples(index, c):
+            z_lo, z_up = codes(0, index, c), codes(1, index, c)
+            lr_c = _repeat(lr, c)
+            mid = generator.lower([lr_c, lr_c, _merge(z_lo)])
+            return (z_lo, z_up), generator.upper([mid, lr_c, _merge(z_up)])
+
+        (z_lo, z_up), d_up = nearest(
+            joint_samples, features, settings.distance, hr_features,
+            settings.num_lower_samples + settings.num_upper_samples, settings.sample_chunk, grid)
+        return Selection(z_lo, z_up, tf.zeros_like(d_up), d_up, hr_features)
+
+    def lower_samples(index, c):
+        z_lo = codes(0, index, c)
+        lr_c = _repeat(lr, c)
+        return (z_lo,), generator.lower([lr_c, lr_c, _merge(z_lo)])
+
+    (z_lo,), d_lo = nearest(lower_samples, features, settings.distance,
+                            features(batch["mid"]), settings.num_lower_samples,
+                            settings.sample_chunk, grid)
+    base = tf.cast(generator.lower([lr, lr, z_lo]), tf.float32)  # [B, 2h, 2w, 3]
+
+    def upper_samples(index, c):
+        z_up = codes(1, index, c)
+        return (z_up,), generator.upper([_repeat(base, c), _repeat(lr, c), _merge(z_up)])
+
+    (z_up,), d_up = nearest(upper_samples, features, settings.distance, hr_features,
+                            settings.num_upper_samples, settings.sample_chunk, grid)
+    return Selection(z_lo, z_up, d_lo, d_up, hr_features)
