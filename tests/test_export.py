@@ -97,3 +97,22 @@ print("served")
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and "served" in result.stdout, result.stderr[-3000:]
+
+
+def test_seeds_equal_mod_2_to_the_32_draw_different_samples(exported):
+    """Seeds are int64 end to end: 0 and 2^32 (and -1 and 2^32 - 1) used to alias."""
+    generator, _, path = exported
+    samples = tf.saved_model.load(path).signatures["samples"]
+    image = tf.constant((np.arange(5 * 4 * 3).reshape(1, 5, 4, 3) * 7 % 256).astype(np.uint8))
+
+    def draw(seed):
+        return samples(images=image, num_samples=tf.constant(2, tf.int64),
+                       seed=tf.constant(seed, tf.int64), noise_scale=tf.constant(1.0))["samples"].numpy()
+
+    for a, b in ((0, 2 ** 32), (-1, 2 ** 32 - 1), (5, 5 + 2 ** 40)):
+        assert np.abs(draw(a).astype(int) - draw(b)).max() > 3, (a, b)
+    # Seeds below 2^32 keep the noise they always had: the served samples are the Keras ones.
+    expected = super_resolve_with(generator, tf.cast(image, tf.float32) / 255.0, 2,
+                                  tf.constant(2 ** 32 - 1, tf.int64), 1.0).numpy()
+    expected = np.round(np.clip(expected, 0, 1) * 255).astype(np.uint8)
+    assert np.abs(draw(2 ** 32 - 1).astype(int) - expected).max() <= 1
