@@ -36,11 +36,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, sys.argv[1])
 import numpy as np, tensorflow as tf
 from absl import flags as absl_flags
-try:
+if os.path.isdir(os.path.join(sys.argv[1], "srim_tf", "training")):  # subpackages
     from srim_tf.training import build
     from srim_tf.cli import flags as srim_flags
     from srim_tf.training.settings import RunSettings
-except ImportError:  # the flat layout, before issue 22
+else:  # the flat layout, before issue 22
     from srim_tf import build, flags as srim_flags
     RunSettings = None
 absl_flags.FLAGS(["turn"])
@@ -68,10 +68,10 @@ import os, sys, time, json
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, sys.argv[1])
 import skimage.data
-try:
+if os.path.isdir(os.path.join(sys.argv[1], "srim_tf", "training")):  # subpackages
     from srim_tf.inference.samplers import load_sampler
     from srim_tf.inference.tiling import super_resolve_image
-except ImportError:  # the flat layout, before issue 22
+else:  # the flat layout, before issue 22
     from srim_tf.samplers import load_sampler
     from srim_tf.inference import super_resolve_image
 photo = skimage.data.chelsea()[60:188, 160:288]

@@ -210,7 +210,7 @@ def test_a_config_without_a_checkpoint_counts_as_an_empty_workdir(tmp_path):
     workdir = tmp_path / "run"
     workdir.mkdir()
     # What a first start that failed before its first checkpoint leaves.
-    checkpoints.write_config(str(workdir), tiny_config(channels=16))
+    checkpoints.write_config(str(workdir), tiny_config(channels=16).as_dict())
     train.train_and_evaluate(tiny_config(train_steps=1, checkpoint_every=1, image_summary_every=100),
                              str(workdir))
     assert checkpoints.read_config(str(workdir))["channels"] == 8

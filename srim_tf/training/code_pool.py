@@ -42,9 +42,10 @@ class CodePool:
     codes when they fit in `--target_feature_cache_mb`: every step then skips one VGG
     forward pass per image.
 
-    The pool is held once, as tensors that batches gather from by shuffled indices: a
-    dataset of its slices would copy it into the dataset and again into a shuffle buffer of
-    the pool's size (three copies of the feature cache, with the numpy arrays).
+    The pool is held once, in numpy arrays allocated at their final size and filled batch by
+    batch, which the training batches gather from by shuffled indices: a dataset of the
+    pool's slices would copy it into the dataset and again into a shuffle buffer of the
+    pool's size (benchmarks/pool_memory.py measures the difference).
 
     Args:
         model: the `SRIM` model (`select_codes`, `jitter_codes`, `code_jitter_mode`).
@@ -95,7 +96,7 @@ class CodePool:
     def refill(self, shuffle_seed):
         """Chooses codes for a new pool; returns this worker's mean nearest distances per stage."""
         self.iterator = None  # Lets the old pool go before the new one is chosen.
-        parts, distances = [], []
+        pool, filled, distances = None, 0, []
         for index in range(math.ceil(self.size / self.batch_size)):
             triple = next(self.batches)
             chosen = self._choose(triple, self.cache_targets)
@@ -108,26 +109,43 @@ class CodePool:
                         self.size, len(part["lr"]), self.batch_size))
                 if self.cache_targets:
                     part[FEATURES_KEY] = targets
-            parts.append(part)
+            if pool is None:  # This worker's share, allocated once and filled batch by batch.
+                local_size = worker_pool_size(self.size, len(part["lr"]), self.batch_size)
+                pool = tf.nest.map_structure(
+                    lambda x: np.empty((local_size,) + x.shape[1:], x.dtype), part)
+            rows = min(len(part["lr"]), local_size - filled)
+            for column, values in zip(tf.nest.flatten(pool), tf.nest.flatten(part)):
+                column[filled:filled + rows] = values[:rows]
+            filled += rows
             distances.append([float(np.mean(self._local(d)))
                               for d in (chosen.lower_distance, chosen.upper_distance)])
-        local_size = worker_pool_size(self.size, sum(len(part["lr"]) for part in parts),
-                                      len(parts) * self.batch_size)
-        pool = tf.nest.map_structure(
-            lambda *columns: tf.constant(np.concatenate(columns)[:local_size]), *parts)
-        del parts  # The tensors are the only copy from here on.
-        global_batch = self.batch_size
-
-        def local_dataset(context):
-            # The pool is this worker's already: no sharding, just per-replica batches. Shuffled
-            # indices draw the batches that shuffling the pool's slices would (the same
-            # permutation for the same seed), with a buffer of integers instead of images.
-            batch = context.get_per_replica_batch_size(global_batch)
-            indices = tf.data.Dataset.range(local_size).shuffle(
-                local_size, seed=shuffle_seed).repeat().batch(batch, drop_remainder=True)
-            return indices.map(lambda index: tf.nest.map_structure(
-                lambda column: tf.gather(column, index), pool))
-
-        self.iterator = iter(self.strategy.distribute_datasets_from_function(local_dataset))
+        self.iterator = iter(self.strategy.distribute_datasets_from_function(
+            self._batches_of(pool, local_size, shuffle_seed)))
         lower, upper = np.mean(distances, axis=0)
         return {"nearest_distance_lower": lower, "nearest_distance_upper": upper}
+
+    def _batches_of(self, pool, size, shuffle_seed):
+        """A dataset function of per-replica batches of `pool` (nested numpy arrays of `size` rows).
+
+        The pool is this worker's already: no sharding. Shuffled indices draw the batches that
+        shuffling the pool's slices would (the same permutation for the same seed), and
+        `numpy_function` gathers their rows from the arrays themselves: the pool is never
+        copied into the dataset or a shuffle buffer.
+        """
+        columns = tf.nest.flatten(pool)
+        dtypes = [tf.as_dtype(column.dtype) for column in columns]
+        global_batch = self.batch_size
+
+        def gather(index):  # [batch] int64 -> the pool's rows, nested as the pool
+            rows = tf.numpy_function(lambda i: [column[i] for column in columns], [index],
+                                     dtypes, stateful=False)
+            for row, column in zip(rows, columns):
+                row.set_shape(index.shape[:1] + column.shape[1:])
+            return tf.nest.pack_sequence_as(pool, rows)
+
+        def dataset(context):
+            batch = context.get_per_replica_batch_size(global_batch)
+            indices = tf.data.Dataset.range(size).shuffle(size, seed=shuffle_seed).repeat()
+            return indices.batch(batch, drop_remainder=True).map(gather)
+
+        return dataset
