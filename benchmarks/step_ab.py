@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Training-step or sampling time of two checkouts of this repository, timed by turns (A, B, A, B, ...).
+"""Training-step or sampling time of two checkouts of this repository, timed by turns (A B, B A, A B, ...).
 
     python benchmarks/step_ab.py --before=/path/to/old/checkout [--rounds=3] [--shape=cpu_x4]
     python benchmarks/step_ab.py --before=/path/to/old/checkout --what=sampling
@@ -96,8 +96,9 @@ def main():
     args = parser.parse_args()
     script = TURN if args.what == "step" else SAMPLING_TURN
     times = {"before": [], "after": []}
-    for _ in range(args.rounds):
-        for name in ("before", "after"):
+    for round_index in range(args.rounds):
+        # A B, B A, A B, ...: whichever runs second in a round is not always the same checkout.
+        for name in ("before", "after")[::1 if round_index % 2 == 0 else -1]:
             out = subprocess.run([sys.executable, "-c", script, getattr(args, name),
                                   json.dumps(SHAPES[args.shape])],
                                  capture_output=True, text=True, check=True).stdout
