@@ -39,7 +39,7 @@ def test_saved_model_cli_lists_signatures_with_dtypes_and_shapes(exported):
     for signature in ("serving_default", "samples", "encoded"):
         assert f"signature_def['{signature}']" in shown
     assert shown.count("tensorflow/serving/predict") >= 3
-    # Image inputs have unknown rank, so the served graph checks it (see export.py).
+    # Image inputs have unknown rank, so the served graph checks it (see serving/saved_model.py).
     assert "DT_UINT8" in shown and "unknown_rank" in shown and "DT_STRING" in shown
 
 

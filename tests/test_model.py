@@ -85,6 +85,8 @@ def test_keras_file_round_trip_gives_identical_outputs(tmp_path, rng):
     ({"normalization": "group"}, "normalization='group'"),
     ({"activation": "gelu"}, "activation='gelu'"),
     ({"num_convs": 0}, "num_convs=0"),
+    ({"num_convs": 2.5}, "integer"),
+    ({"stage_output": "tanh"}, "stage_output='tanh'"),
 ])
 def test_bad_options_name_the_value_and_what_is_accepted(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -151,6 +153,29 @@ def test_residual_stage_learns_and_stays_in_unit_range(rng):
     start = np.asarray(tf.image.resize(tf.image.resize(lr, (8, 8), "bilinear"), (16, 16), "bilinear"))
     assert np.abs(out - start).max() > 1e-3
     assert out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_an_explicit_dtype_wins_over_a_global_policy_the_user_set(rng):
+    # keras-hub's pattern: a model built for float32 stays float32 under a user's global
+    # mixed policy, and its float32 layers stay float32 in a bfloat16 model.
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        plain = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, stage_output="residual",
+                              dtype="float32")
+        default = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    computing = [layer for layer in plain.lower.layers if not isinstance(layer, keras.layers.InputLayer)]
+    assert {layer.compute_dtype for layer in computing} == {"float32"}
+    assert default.lower.get_layer("lower_conv_0").compute_dtype == "bfloat16"
+    lr, z_lo, z_up = _inputs(plain, 1, 4, 5, rng)
+    exact = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
+    np.testing.assert_array_equal(default.generate(lr, z_lo, z_up)[1], exact.generate(lr, z_lo, z_up)[1])
+
+
+def test_the_generator_is_registered_under_the_package_name():
+    # Saved .keras files name it so: loading them needs the same registered name.
+    assert keras.saving.get_registered_name(SRIMGenerator) == "srim_tf>SRIMGenerator"
 
 
 def test_residual_generator_config_round_trips():
@@ -223,3 +248,18 @@ def test_precision_is_a_constructor_argument_and_leaves_keras_global_policy_alon
     for name in ("upsample", "skip", "residual", "rgb"):
         assert name not in [layer.name for layer in generator.lower.layers] or \
             generator.lower.get_layer(name).compute_dtype == "float32"
+
+
+def test_training_reaches_both_stages(rng):
+    # Batch norm normalises by the batch in training and by its moving statistics otherwise:
+    # both stages' outputs tell whether `training` reached them.
+    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, normalization="batch")
+    lr, z_lo, z_up = (tf.constant(x) for x in _inputs(generator, 2, 4, 5, rng))
+    mid_train, hr_train = generator.generate(lr, z_lo, z_up, training=True)
+    mid_infer, _ = generator.generate(lr, z_lo, z_up, training=False)
+    assert np.abs(np.asarray(mid_train) - np.asarray(mid_infer)).max() > 1e-3
+    # The upper stage in training mode, given the same 2x input, reproduces the 4x output.
+    upper_train = generator.upper([mid_train, lr, z_up], training=True)
+    upper_infer = generator.upper([mid_train, lr, z_up], training=False)
+    np.testing.assert_allclose(hr_train, upper_train, atol=1e-5)
+    assert np.abs(np.asarray(upper_train) - np.asarray(upper_infer)).max() > 1e-3

@@ -6,14 +6,20 @@ from srim_tf.training import patchwise
 from srim_tf.training.distances import Distance
 
 
-def test_patch_distances_average_to_the_whole_image_distance(rng):
+@pytest.mark.parametrize("grid", [(2, 3), (2, 2), (4, 3), (1, 6)])
+def test_patch_distances_average_to_the_whole_image_distance(grid, rng):
     distance = Distance({"pixels": 1.0}, "l2")
     samples = {"pixels": tf.constant(rng.random((2 * 3, 8, 12, 3)), tf.float32)}
     targets = {"pixels": tf.constant(rng.random((2, 8, 12, 3)), tf.float32)}
-    per_patch = patchwise.patch_distances(distance, samples, targets, 3, (2, 3))
-    assert per_patch.shape == (2, 3, 2, 3)
+    per_patch = patchwise.patch_distances(distance, samples, targets, 3, grid)
+    assert per_patch.shape == (2, 3) + grid
     np.testing.assert_allclose(tf.reduce_mean(per_patch, axis=[2, 3]),
                                distance.to_targets(samples, targets, 3), rtol=1e-5)
+    # Each patch's distance is the mean over its own rows and columns only.
+    height, width = 8 // grid[0], 12 // grid[1]
+    square = (samples["pixels"].numpy().reshape(2, 3, 8, 12, 3) - targets["pixels"].numpy()[:, None]) ** 2
+    last = square[:, :, -height:, -width:].mean(axis=(2, 3, 4))
+    np.testing.assert_allclose(per_patch[:, :, -1, -1], last, rtol=1e-5)
 
 
 def test_each_patch_takes_the_codes_of_its_nearest_sample():
@@ -39,9 +45,27 @@ def test_each_patch_takes_the_codes_of_its_nearest_sample():
                                   [[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1], [0, 0, 1, 1]])
 
 
+def test_a_grid_of_other_height_than_width_maps_each_patch_to_its_own_rows_and_columns():
+    # A 2 x 3 grid over 4 x 12 code pixels: patch (r, c) is 2 rows by 4 columns.
+    m = 6
+    codes = tf.constant(np.arange(m, dtype=np.float32)[None, :, None, None, None]
+                        * np.ones((1, m, 4, 12, 1), np.float32))
+    chosen = tf.constant([[[0, 1, 2], [3, 4, 5]]], tf.int32)  # [B, 2, 3]
+    assembled = patchwise.choose(codes, chosen).numpy()[0, ..., 0]
+    expected = np.repeat(np.repeat(np.arange(6).reshape(2, 3), 2, axis=0), 4, axis=1)
+    np.testing.assert_array_equal(assembled, expected)
+    better = tf.constant([[[True, False, True], [False, True, False]]])
+    kept = patchwise.keep_better(tf.ones((1, 4, 12, 1)), tf.zeros((1, 4, 12, 1)), better)
+    np.testing.assert_array_equal(
+        kept.numpy()[0, ..., 0], np.repeat(np.repeat(better.numpy()[0], 2, axis=0), 4, axis=1))
+
+
 def test_grid_must_divide_every_layer():
-    with pytest.raises(ValueError, match="selection_patch"):
-        patchwise.check_patch(3, 8, 8)
+    patchwise.check_patch(1, 8, 6)  # 1 and any common divisor are accepted
+    patchwise.check_patch(2, 8, 6)
+    for patch in (0, 3, 4):
+        with pytest.raises(ValueError, match="selection_patch"):
+            patchwise.check_patch(patch, 8, 6)
     with pytest.raises(ValueError, match="not a multiple"):
         patchwise.patch_distances(Distance({"pixels": 1.0}), {"pixels": tf.zeros((2, 6, 6, 3))},
                                   {"pixels": tf.zeros((1, 6, 6, 3))}, 2, (4, 4))

@@ -40,7 +40,7 @@ _LOGGED_BAD_PATHS = 5
 
 @dataclasses.dataclass
 class DataConfig:
-    """What `make_dataset` builds. Defaults live in `flags.py`; this mirrors them."""
+    """What `make_dataset` builds. Defaults live in `cli/flags.py`; this mirrors them."""
     sources: str = "builtin"
     hr_size: int = 128
     hr_mode: str = "crop"

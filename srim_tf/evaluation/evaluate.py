@@ -2,7 +2,7 @@
 
 HR cropped (top-left) to a multiple of 4; LR by MATLAB-convention bicubic rounded to 8
 bits; outputs rounded to 8 bits; PSNR/SSIM on luma (grey images on their grey level) with
-4 border pixels cropped. Methods: "bicubic", a sampler (see `samplers.py`), or
+4 border pixels cropped. Methods: "bicubic", a sampler (see `inference/samplers.py`), or
 "folder:PATH" of ready-made SR images named like the HR images.
 """
 

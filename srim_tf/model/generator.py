@@ -37,6 +37,11 @@ def generator_settings(config):
     return {key: config.get(key, GENERATOR_KEY_DEFAULTS.get(key)) for key in GENERATOR_KEYS}
 
 
+def _policy(layer_name, dtype):
+    """The dtype policy of the stage's layer `layer_name`: float32 for `FLOAT32_LAYERS`."""
+    return "float32" if layer_name in FLOAT32_LAYERS else dtype
+
+
 def _conv(filters, kernel_size, normalization, name, dtype, zero_init=False):
     conv_class = WeightNormConv2D if normalization == "weight" else ConcatConv2D
     kwargs = {}
@@ -90,8 +95,8 @@ def build_stage(skip_factor, channels=64, kernel_size=5, num_convs=9, noise_chan
     lr = keras.Input((None, None, 3), name="lr")
     noise = keras.Input((None, None, noise_channels), name="noise")
 
-    upsampled = BilinearUpsample(2, dtype="float32", name="upsample")(image)
-    skip = BilinearUpsample(skip_factor, dtype="float32", name="skip")(lr)
+    upsampled = BilinearUpsample(2, dtype=_policy("upsample", dtype), name="upsample")(image)
+    skip = BilinearUpsample(skip_factor, dtype=_policy("skip", dtype), name="skip")(lr)
     x = keras.layers.Concatenate(dtype=dtype, name="with_noise")([upsampled, noise])
     for i in range(num_convs):
         last = i == num_convs - 1
@@ -104,12 +109,12 @@ def build_stage(skip_factor, channels=64, kernel_size=5, num_convs=9, noise_chan
         x = conv(x if i == 0 else [x, skip])
         if residual:
             # In float32, so mixed-precision outputs still lie in [0, 1] exactly.
-            x = keras.layers.Add(dtype="float32", name="residual")([upsampled, x])
-            x = keras.layers.ReLU(max_value=1.0, dtype="float32", name="rgb")(x)  # clip to [0, 1]
+            x = keras.layers.Add(dtype=_policy("residual", dtype), name="residual")([upsampled, x])
+            x = keras.layers.ReLU(max_value=1.0, dtype=_policy("rgb", dtype), name="rgb")(x)  # clip to [0, 1]
             break
         if last:
             # Sigmoid in float32 so mixed-precision outputs still lie in [0, 1] exactly.
-            x = keras.layers.Activation("sigmoid", dtype="float32", name="rgb")(x)
+            x = keras.layers.Activation("sigmoid", dtype=_policy("rgb", dtype), name="rgb")(x)
             break
         if normalization == "batch":
             x = keras.layers.BatchNormalization(dtype=dtype, name=f"{name}_bn_{i}")(x)
