@@ -12,7 +12,7 @@ kills it). A mutant that no test kills survives and is listed with its line.
 
 Mutations (on code, never on docstrings or message strings): comparison operators flipped
 or negated, arithmetic operators swapped, integer constants +1 (0 -> 1), float
-constants halved (0.0 -> 1.0; parameter defaults left alone), True <-> False, `and` <-> `or`, `not` dropped, list and tuple elements
+constants halved (0.0 -> 1.0; parameter and dataclass-field defaults left alone), True <-> False, `and` <-> `or`, `not` dropped, list and tuple elements
 swapped (not lists of constants), keyword arguments dropped (not `name=`), one statement (assignment, call or return value)
 replaced by `pass` / `None`. Results go to benchmarks/mutation.json and mutation.md.
 """
@@ -76,6 +76,10 @@ def _defaults(tree):
         if isinstance(node, ast.arguments):
             for default in node.defaults + [d for d in node.kw_defaults if d is not None]:
                 inside.update(id(child) for child in ast.walk(default))
+        if isinstance(node, ast.ClassDef):  # dataclass field defaults
+            for statement in node.body:
+                if isinstance(statement, ast.AnnAssign) and statement.value is not None:
+                    inside.update(id(child) for child in ast.walk(statement.value))
     return inside
 
 

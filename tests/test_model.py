@@ -160,15 +160,20 @@ def test_an_explicit_dtype_wins_over_a_global_policy_the_user_set(rng):
     # mixed policy, and its float32 layers stay float32 in a bfloat16 model.
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        plain = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, stage_output="residual",
-                              dtype="float32")
+        plain = [SRIMGenerator(channels=8, kernel_size=3, num_convs=3, dtype="float32", **options)
+                 for options in (dict(stage_output="residual"),
+                                 dict(normalization="batch", activation="relu"))]
         default = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
+        sigmoid = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    computing = [layer for layer in plain.lower.layers if not isinstance(layer, keras.layers.InputLayer)]
-    assert {layer.compute_dtype for layer in computing} == {"float32"}
+    for generator in plain:
+        computing = [layer for layer in generator.lower.layers
+                     if not isinstance(layer, keras.layers.InputLayer)]
+        assert {layer.compute_dtype for layer in computing} == {"float32"}
+    assert sigmoid.lower.get_layer("rgb").compute_dtype == "float32"
     assert default.lower.get_layer("lower_conv_0").compute_dtype == "bfloat16"
-    lr, z_lo, z_up = _inputs(plain, 1, 4, 5, rng)
+    lr, z_lo, z_up = _inputs(default, 1, 4, 5, rng)
     exact = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
     np.testing.assert_array_equal(default.generate(lr, z_lo, z_up)[1], exact.generate(lr, z_lo, z_up)[1])
 
@@ -263,3 +268,15 @@ def test_training_reaches_both_stages(rng):
     upper_infer = generator.upper([mid_train, lr, z_up], training=False)
     np.testing.assert_allclose(hr_train, upper_train, atol=1e-5)
     assert np.abs(np.asarray(upper_train) - np.asarray(upper_infer)).max() > 1e-3
+    # Calling the generator passes `training` on too.
+    np.testing.assert_allclose(generator([lr, z_lo, z_up], training=True), hr_train, atol=1e-5)
+
+
+@pytest.mark.parametrize("bias,expected", [(5.0, 1.0), (-5.0, 0.0)])
+def test_a_residual_stage_clips_its_output_to_the_unit_range(bias, expected, rng):
+    stage = build_stage(2, channels=8, kernel_size=3, num_convs=2, stage_output="residual")
+    last = stage.get_layer("stage_conv_1")
+    last.bias.assign(np.full(3, bias, np.float32))
+    image = rng.random((1, 3, 4, 3)).astype("float32")
+    out = np.asarray(stage([image, image, np.zeros((1, 6, 8, 5), np.float32)]))
+    np.testing.assert_array_equal(out, np.full_like(out, expected))

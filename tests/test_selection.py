@@ -175,3 +175,16 @@ def test_an_inputs_codes_do_not_depend_on_its_batch(triple):
     for name in ("z_lo", "z_up", "upper_distance"):
         joined = np.concatenate([getattr(p, name) for p in parts])
         np.testing.assert_allclose(joined, getattr(whole, name), rtol=1e-5, atol=1e-6)
+
+
+def test_the_model_keeps_its_selection_settings_once_and_frozen():
+    import dataclasses
+
+    model = _model(lower=4, upper=6)
+    settings = model.selection_settings
+    assert (settings.num_lower_samples, settings.num_upper_samples) == (4, 6)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.patch = 2
+    # Not copied onto the model as well: one place to read them from.
+    for name in ("num_lower_samples", "num_upper_samples", "sample_chunk", "selection_distance"):
+        assert not hasattr(model, name), name
