@@ -103,6 +103,10 @@ def test_patchwise_selection_assembles_each_patch_from_a_drawn_sample(triple):
     assert len(sources) > 3  # Not all patches of an input took the same sample.
     # The lower stage differs between the two runs, so compare the lower stage alone.
     assert np.all(patches.lower_distance.numpy() <= whole.lower_distance.numpy() + 1e-6)
+    # A patch that does not tile the LR crop is refused by selection itself, naming the flag.
+    with pytest.raises(ValueError, match="selection_patch"):
+        selection.select(generator, features, batch, seeds,
+                         selection.SelectionSettings(pixels, 6, 6, 4, patch=3))
 
 
 def test_patchwise_selection_trains_through_srim_train(tmp_path):

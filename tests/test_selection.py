@@ -188,3 +188,26 @@ def test_the_model_keeps_its_selection_settings_once_and_frozen():
     # Not copied onto the model as well: one place to read them from.
     for name in ("num_lower_samples", "num_upper_samples", "sample_chunk", "selection_distance"):
         assert not hasattr(model, name), name
+
+
+def test_jitter_adds_std_times_a_normal_drawn_from_each_inputs_seed():
+    z_lo, z_up = tf.zeros((2, 8, 8, 5)), tf.zeros((2, 16, 16, 5))
+    seeds = selection.example_seeds(tf.constant([3, 4], tf.int64), 0, 2)
+    unchanged = selection.jitter(z_lo, z_up, seeds, 0.0)
+    assert unchanged[0] is z_lo and unchanged[1] is z_up
+    lo, up = selection.jitter(z_lo, z_up, seeds, 0.1)
+    assert 0.09 < float(tf.math.reduce_std(lo)) < 0.11 and 0.09 < float(tf.math.reduce_std(up)) < 0.11
+    # Input 1's jitter is its own seed's draw: the same when it comes first in another batch.
+    alone = selection.jitter(z_lo[:1], z_up[:1], selection.example_seeds(tf.constant([3, 4], tf.int64), 1, 1), 0.1)
+    np.testing.assert_array_equal(alone[0][0], lo[1])
+
+
+@pytest.mark.parametrize("mode", ["hierarchical", "joint"])
+def test_codes_have_the_shape_of_each_stage_on_crops_taller_than_wide(mode, rng):
+    from srim_tf.data.datasets import to_triple
+
+    hr = tf.constant(rng.random((2, 48, 24, 3)).astype("float32"))
+    lr, mid, hr = to_triple(hr)  # LR 12 x 6
+    chosen = _model(selection=mode).select_codes(lr, mid, hr)
+    assert chosen.z_lo.shape == (2, 24, 12, 5) and chosen.z_up.shape == (2, 48, 24, 5)
+    assert np.all(np.isfinite(chosen.upper_distance.numpy()))
