@@ -112,7 +112,12 @@ def test_joint_selection_chooses_pairs_on_the_4x_output(triple, monkeypatch):
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"num_lower_samples": 0}, "num_lower_samples=0"),
+    ({"num_upper_samples": 1.5}, "num_upper_samples=1.5"),
+    ({"sample_chunk": 0}, "sample_chunk=0"),
     ({"selection": "greedy"}, "selection='greedy'"),
+    ({"selection_patch": -1}, "selection_patch=-1"),
+    ({"selection_patch": True}, "selection_patch=True"),
+    ({"selection_patch": 2.0}, "selection_patch=2.0"),
 ])
 def test_bad_selection_options(kwargs, match):
     args = dict(num_lower_samples=2, num_upper_samples=2)
