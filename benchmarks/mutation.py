@@ -223,6 +223,9 @@ def main():
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout", type=int, default=300, help="Seconds per mutant.")
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "mutation"))
+    parser.add_argument("--survivors_only", action="store_true",
+                        help="Run again only the mutants an earlier run left alive (after tests"
+                             " were added for them); results go under 'rerun'.")
     args = parser.parse_args()
     copies = [_scratch_copy(i) for i in range(args.workers)]
     results = {}
@@ -233,6 +236,9 @@ def main():
         module_path, tests = MODULES[name]
         source = open(os.path.join(ROOT, module_path), encoding="utf-8").read()
         found = mutants(source)
+        if args.survivors_only:
+            alive = {(m["line"], m["mutation"]) for m in results[module_path]["not_killed"]}
+            found = [m for m in found if (m[0], m[1]) in alive]
         print(f"{module_path}: {len(found)} mutants", flush=True)
         start = time.time()
 
@@ -255,13 +261,17 @@ def main():
 
         with ThreadPoolExecutor(len(copies)) as pool:
             list(pool.map(worker, range(len(copies))))
-        results[module_path] = {
+        run_results = {
             "tests": tests, "mutants": len(found), "seconds": round(time.time() - start),
             "killed": sum(o[2] == "killed" for o in outcomes),
             "not_killed": [{"line": line, "mutation": d, "outcome": o}
                            for line, d, o in outcomes if o != "killed"]}
-        print(f"  {results[module_path]['killed']} of {len(found)} killed"
-              f" in {results[module_path]['seconds']} s", flush=True)
+        if args.survivors_only:
+            results[module_path]["rerun"] = run_results
+        else:
+            results[module_path] = run_results
+        print(f"  {run_results['killed']} of {len(found)} killed in {run_results['seconds']} s",
+              flush=True)
         with open(args.out + ".json", "w", encoding="utf-8") as f:
             json.dump(results, f, indent=1)
     for path in copies:

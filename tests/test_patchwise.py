@@ -122,3 +122,24 @@ def test_patchwise_selection_trains_through_srim_train(tmp_path):
     assert 0 < patches["nearest_distance_lower"] < whole["nearest_distance_lower"]
     with pytest.raises(ValueError, match="selection_patch"):
         train_and_evaluate(tiny_config(selection_patch=3), str(tmp_path / "bad"))
+
+
+def test_patches_of_a_crop_taller_than_wide_each_take_one_drawn_sample(rng):
+    from srim_tf.data.datasets import to_triple
+    from srim_tf.model.features import FeatureExtractor
+    from srim_tf.model.generator import SRIMGenerator
+    from srim_tf.training import selection
+
+    lr, mid, hr = to_triple(tf.constant(rng.random((2, 32, 16, 3)).astype("float32")))  # LR 8x4
+    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
+    seeds = selection.example_seeds(tf.constant([1, 2], tf.int64), 0, 2)
+    chosen = selection.select(generator, FeatureExtractor(None, ("pixels",)),
+                              {"lr": lr, "mid": mid, "hr": hr}, seeds,
+                              selection.SelectionSettings(Distance({"pixels": 1.0}), 6, 6, 6, patch=2))
+    drawn = selection.per_example_normal(seeds, [6, 32, 16, 5], 3).numpy()  # upper codes, one chunk
+    z_up = chosen.z_up.numpy()
+    for b in range(2):
+        for py in range(4):  # a 4 x 2 grid of 2x2-LR patches: 8x8 at 4x
+            for px in range(2):
+                window = (slice(8 * py, 8 * py + 8), slice(8 * px, 8 * px + 8))
+                assert any(np.array_equal(drawn[b, j][window], z_up[b][window]) for j in range(6)), (b, py, px)
