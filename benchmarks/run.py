@@ -252,7 +252,7 @@ def data_pipeline(quick):
         sources = "folder:../shared/data/T91,folder:../shared/data/BSD200"
     rows = {}
     for hr_size, batch in ((64, 16), (128, 16)):
-        dataset = data.make_dataset(data.DataConfig(sources=sources, hr_size=hr_size, batch_size=batch))
+        dataset = datasets.make_dataset(datasets.DataConfig(sources=sources, hr_size=hr_size, batch_size=batch))
         iterator = iter(dataset)
         next(iterator)
         n = 5 if quick else 40

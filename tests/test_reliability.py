@@ -357,7 +357,7 @@ def test_export_program_refuses_bad_values_in_one_line(tmp_path):
 # ---- memory of whole-image outputs --------------------------------------------------------
 
 def test_contact_sheet_is_bounded_and_std_map_is_exact_in_bands():
-    from srim_tf.inference import outputs, tiling
+    from srim_tf.inference import outputs
 
     rng = np.random.default_rng(0)
     samples = rng.integers(0, 256, (2, 5000, 300, 3), dtype=np.uint8)  # outputs of a 1250x75 input

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from srim_tf.training import build
-from srim_tf.training import code_pool, selection
+from srim_tf.training import code_pool
 from tests.conftest import tiny_config
 
 
