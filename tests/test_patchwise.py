@@ -138,8 +138,14 @@ def test_patches_of_a_crop_taller_than_wide_each_take_one_drawn_sample(rng):
                               selection.SelectionSettings(Distance({"pixels": 1.0}), 6, 6, 6, patch=2))
     drawn = selection.per_example_normal(seeds, [6, 32, 16, 5], 3).numpy()  # upper codes, one chunk
     z_up = chosen.z_up.numpy()
+    source = {}
     for b in range(2):
         for py in range(4):  # a 4 x 2 grid of 2x2-LR patches: 8x8 at 4x
             for px in range(2):
                 window = (slice(8 * py, 8 * py + 8), slice(8 * px, 8 * px + 8))
-                assert any(np.array_equal(drawn[b, j][window], z_up[b][window]) for j in range(6)), (b, py, px)
+                hits = [j for j in range(6) if np.array_equal(drawn[b, j][window], z_up[b][window])]
+                assert len(hits) == 1, (b, py, px)
+                source[b, py, px] = hits[0]
+    # The grid is 4 x 2, not coarser: patches stacked in one column choose for themselves.
+    pairs = [(b, py, px) for b in range(2) for py in (0, 2) for px in range(2)]
+    assert any(source[b, py, px] != source[b, py + 1, px] for b, py, px in pairs)
