@@ -44,12 +44,3 @@ def trained_weights(name, workdir):
     train_and_evaluate(tiny_config(**TRAINING_CASES[name]), workdir)
     generator = load_generator(workdir)[0]
     return {f"w{i:02d}": np.asarray(w) for i, w in enumerate(generator.get_weights())}
-
-
-def initial_weights(name):
-    """The generator's weights before `TRAINING_CASES[name]` trains them (seeded)."""
-    from srim_tf.training import build
-    from tests.conftest import tiny_config
-
-    model, _ = build.srim(tiny_config(**TRAINING_CASES[name]))
-    return {f"w{i:02d}": np.asarray(w) for i, w in enumerate(model.generator.get_weights())}
