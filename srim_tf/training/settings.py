@@ -37,7 +37,9 @@ class RunSettings:
     activation: str
     stage_output: str
     # Feature space and distances.
+    feature_net: str
     vgg_weights: str
+    lpips_net: str
     loss_pixel_weight: float
     loss_conv2_2_weight: float
     loss_conv4_4_weight: float
@@ -45,6 +47,7 @@ class RunSettings:
     selection_pixel_weight: float
     selection_conv2_2_weight: float
     selection_conv4_4_weight: float
+    selection_lpips_weight: float
     selection_distance: str
     projection: str
     projection_dim: int
@@ -115,11 +118,18 @@ class RunSettings:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"--{key} must be an integer >= 1. Received: --{key}={value}")
         patch, lr_size = self.selection_patch, self.hr_size // 4
-        # conv4_4 features are at half the LR resolution: a patch must hold whole feature pixels.
-        if patch and (lr_size % patch or patch % 2 and self.selection_conv4_4_weight):
-            raise ValueError("--selection_patch must divide the LR patch size (--hr_size / 4) and"
-                             " be even when conv4_4 features choose samples. Received:"
+        if patch and lr_size % patch:
+            accepted = [p for p in range(1, lr_size + 1) if lr_size % p == 0]
+            raise ValueError("--selection_patch must divide the LR patch size (--hr_size / 4);"
+                             f" accepted: 0 or one of {accepted}. Received:"
                              f" --selection_patch={patch} --hr_size={self.hr_size}")
+        if self.selection_lpips_weight and self.selection_distance != "l2":
+            raise ValueError("LPIPS is a squared distance: use --selection_distance=l2 with"
+                             " --selection_lpips_weight. Received: --selection_distance="
+                             f"{self.selection_distance}")
+        if self.selection_lpips_weight and self.projection != "none":
+            raise ValueError("LPIPS selection uses exact distances: use --projection=none with"
+                             f" --selection_lpips_weight. Received: --projection={self.projection}")
         try:
             [int(s) for s in self.lr_decay_steps]
         except ValueError as error:

