@@ -87,3 +87,21 @@ def test_high_frequency_ratio_is_one_for_the_truth_and_low_for_a_blur(rng):
     assert np.all(metrics.high_frequency_ratio(blurred, reference).numpy() < 0.2)
     noisier = reference + rng.normal(0, 0.2, reference.shape).astype(np.float32)
     assert np.all(metrics.high_frequency_ratio(noisier, reference).numpy() > 1.0)
+
+
+def test_lpips_scores_and_ntire_diversity(rng):
+    from srim_tf.model.lpips import LPIPS
+
+    lpips = LPIPS("alex", "random", seed=0)
+    reference = rng.random((40, 40, 3)).astype("float32")
+    other = rng.random((40, 40, 3)).astype("float32")
+    per_sample, diversity = metrics.lpips_scores(lpips, np.stack([reference, reference]), reference)
+    assert per_sample == [0.0, 0.0] and diversity == 0.0
+    # Identical samples: the per-pixel minimum is the global best, so no diversity.
+    per_sample, diversity = metrics.lpips_scores(lpips, np.stack([other, other]), reference)
+    assert per_sample[0] == per_sample[1] > 0 and diversity == pytest.approx(0.0, abs=1e-6)
+    # Each sample right in one half: the per-pixel best beats either sample.
+    left, right = other.copy(), other.copy()
+    left[:, :20], right[:, 20:] = reference[:, :20], reference[:, 20:]
+    per_sample, diversity = metrics.lpips_scores(lpips, np.stack([left, right]), reference)
+    assert 0 < min(per_sample) and 10 < diversity <= 100

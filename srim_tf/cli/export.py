@@ -11,7 +11,7 @@ from srim_tf.cli import flag_checks
 from srim_tf.serving import tflite
 from srim_tf.inference.tiling import receptive_field
 from srim_tf.model.checkpoints import load_generator
-from srim_tf.model.pretrained import load_pretrained, save_pretrained
+from srim_tf.model.pretrained import load_pretrained, save_pretrained, shipped_dir
 from srim_tf.cli import inference_flags, runner
 
 flags.DEFINE_string("workdir", None, "A srim_train workdir or checkpoint; 'pretrained' for the shipped model.")
@@ -53,8 +53,8 @@ def main(argv):
         save_pretrained(generator, config, FLAGS.pretrained_dir, checkpoint)
         print(FLAGS.pretrained_dir)
         return
-    if FLAGS.workdir == "pretrained":
-        generator = load_pretrained()
+    if shipped_dir(FLAGS.workdir):
+        generator = load_pretrained(shipped_dir(FLAGS.workdir))
     else:
         generator = load_generator(FLAGS.workdir)[0]
     if FLAGS.tflite:

@@ -103,8 +103,8 @@ flags.DEFINE_list("lr_decay_steps", ["80000", "160000", "240000", "320000"],
                   "Steps at which the learning rate is multiplied by --lr_decay_factor.")
 flags.DEFINE_float("lr_decay_factor", 0.5, "Learning-rate factor at each decay step.")
 flags.DEFINE_string("init_from", "",
-                    "Start a new run from these generator weights (fine-tuning): 'pretrained'"
-                    " (the shipped model), a pretrained folder, a workdir or a checkpoint. The"
+                    "Start a new run from these generator weights (fine-tuning): 'pretrained' or"
+                    " 'pretrained_psnr' (the shipped models), a pretrained folder, a workdir or a checkpoint. The"
                     " generator flags must match its settings. Ignored when resuming.")
 flags.DEFINE_integer("seed", 0, "Seed of weights, data order and noise.")
 flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")

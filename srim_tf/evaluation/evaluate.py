@@ -2,7 +2,9 @@
 
 HR cropped (top-left) to a multiple of 4; LR by MATLAB-convention bicubic rounded to 8
 bits; outputs rounded to 8 bits; PSNR/SSIM on luma (grey images on their grey level) with
-4 border pixels cropped. Methods: "bicubic", a sampler (see `inference/samplers.py`), or
+4 border pixels cropped. LPIPS (AlexNet v0.1, whole RGB images, grey ones repeated to
+three channels), its diversity score and LR-PSNR as NTIRE 2021 "Learning the SR space"
+measures them. Methods: "bicubic", a sampler (see `inference/samplers.py`), or
 "folder:PATH" of ready-made SR images named like the HR images.
 """
 
@@ -21,8 +23,9 @@ from srim_tf.data.resize import bicubic_downsample, bicubic_upsample
 
 BORDER = SCALE
 KEYS = ("y_psnr", "y_ssim", "rgb_psnr", "lr_psnr", "zero_noise_y_psnr", "best_of_k_y_psnr",
-        "diversity_std", "diversity_std_textured", "diversity_std_flat", "diversity_score",
-        "hf_ratio", "zero_noise_hf_ratio")
+        "worst_of_k_y_psnr", "diversity_std", "diversity_std_textured", "diversity_std_flat",
+        "diversity_score", "hf_ratio", "zero_noise_hf_ratio", "lpips", "zero_noise_lpips",
+        "lpips_diversity")
 
 
 def _float(images):
@@ -40,33 +43,47 @@ def _load_hr(path):
     return (hr[..., :1] if image.grey else hr), image.grey
 
 
-def _measure(outputs, hr, lr):
+def _rgb(images):
+    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
+
+
+def _measure(outputs, hr, lr, lpips_network=None):
     """Metrics of uint8 outputs `[K, H, W, C]` against uint8 hr `[H, W, C]`, lr `[h, w, C]`."""
     out, ref = _float(outputs), _float(np.repeat(hr[None], len(outputs), axis=0))
+    lr_ref = _float(np.repeat(lr[None], len(outputs), 0))
     y_psnr = metrics.y_psnr(out, ref, BORDER).numpy()
     values = {
         "y_psnr": float(y_psnr.mean()),
         "y_ssim": float(metrics.y_ssim(out, ref, BORDER).numpy().mean()),
         "rgb_psnr": float(metrics.rgb_psnr(out, ref, BORDER).numpy().mean()),
-        "lr_psnr": float(metrics.lr_psnr(out, _float(np.repeat(lr[None], len(outputs), 0))).numpy().mean()),
+        "lr_psnr": float(metrics.lr_psnr(out, lr_ref).numpy().mean()),
         "hf_ratio": float(metrics.high_frequency_ratio(out, ref, BORDER).numpy().mean()),
     }
+    if lpips_network is not None:
+        per_sample, lpips_diversity = metrics.lpips_scores(
+            lpips_network, _float(_rgb(outputs)), _float(_rgb(hr)))
+        values["lpips"] = float(np.mean(per_sample))
+        if len(outputs) > 1:
+            values["lpips_diversity"] = lpips_diversity
     if len(outputs) > 1:
         std, score = metrics.diversity(out[None], _float(hr[None]))
         textured, flat = metrics.diversity_by_texture(out[None], _float(hr[None]), border=BORDER)
-        values.update(best_of_k_y_psnr=float(y_psnr.max()), diversity_std=float(std[0]),
+        values.update(best_of_k_y_psnr=float(y_psnr.max()),
+                      worst_of_k_y_psnr=float(y_psnr.min()), diversity_std=float(std[0]),
                       diversity_std_textured=float(textured[0]), diversity_std_flat=float(flat[0]),
                       diversity_score=float(score[0]))
     return values
 
 
-def evaluate_image(method, path, num_samples=10, seed=0, tile_size=DEFAULT_TILE_SIZE):
-    """Metrics of one HR image for `method` ("bicubic", "folder:PATH" or a sampler)."""
+def evaluate_image(method, path, num_samples=10, seed=0, tile_size=DEFAULT_TILE_SIZE,
+                   lpips_network=None):
+    """Metrics of one HR image for `method` ("bicubic", "folder:PATH" or a sampler); LPIPS
+    ones when `lpips_network` (an `lpips.LPIPS`) is given."""
     hr, grey = _load_hr(path)
     lr = np.round(bicubic_downsample(_float(hr[None]), SCALE).numpy()[0] * 255).astype(np.uint8)
     if method == "bicubic":
         up = bicubic_upsample(_float(lr[None]), SCALE).numpy()
-        return _measure(np.round(up * 255).astype(np.uint8), hr, lr)
+        return _measure(np.round(up * 255).astype(np.uint8), hr, lr, lpips_network)
     if isinstance(method, str) and method.startswith("folder:"):
         candidates = [os.path.join(method[len("folder:"):], os.path.basename(path))]
         sr, _ = _load_hr(candidates[0]) if os.path.isfile(candidates[0]) else (None, None)
@@ -76,21 +93,24 @@ def evaluate_image(method, path, num_samples=10, seed=0, tile_size=DEFAULT_TILE_
             raise ValueError(f"Size mismatch: {candidates[0]} is {sr.shape[1]}x{sr.shape[0]}x"
                              f"{sr.shape[2]} but {path} (cropped to a multiple of {SCALE}) is"
                              f" {hr.shape[1]}x{hr.shape[0]}x{hr.shape[2]}")
-        return _measure(sr[None], hr, lr)
+        return _measure(sr[None], hr, lr, lpips_network)
     rgb_lr = np.repeat(lr, 3, axis=-1) if grey else lr
     samples = super_resolve_image(method, rgb_lr, num_samples, seed, 1.0, tile_size)
     zero = super_resolve_image(method, rgb_lr, 1, seed, 0.0, tile_size)
     if grey:
         samples, zero = to_grey(samples), to_grey(zero)
-    values = _measure(samples, hr, lr)
-    zero_values = _measure(zero, hr, lr)
+    values = _measure(samples, hr, lr, lpips_network)
+    zero_values = _measure(zero, hr, lr, lpips_network)
     values["zero_noise_y_psnr"] = zero_values["y_psnr"]
     values["zero_noise_hf_ratio"] = zero_values["hf_ratio"]
+    if lpips_network is not None:
+        values["zero_noise_lpips"] = zero_values["lpips"]
     return values
 
 
-def evaluate(method, hr_dirs, num_samples=10, seed=0, tile_size=DEFAULT_TILE_SIZE, show_progress=True):
-    """Evaluates every image of every HR folder.
+def evaluate(method, hr_dirs, num_samples=10, seed=0, tile_size=DEFAULT_TILE_SIZE, show_progress=True,
+             lpips_network=None):
+    """Evaluates every image of every HR folder (LPIPS too when `lpips_network` is given).
 
     An image that cannot be read or measured (a broken file, too small, no matching SR
     image) is skipped, named with its reason, and the run goes on; means are over the
@@ -117,7 +137,7 @@ def evaluate(method, hr_dirs, num_samples=10, seed=0, tile_size=DEFAULT_TILE_SIZ
         per_image, skipped = [], []
         for path in tqdm(paths, desc=name, disable=not show_progress, unit="image"):
             try:
-                values = evaluate_image(method, path, num_samples, seed, tile_size)
+                values = evaluate_image(method, path, num_samples, seed, tile_size, lpips_network)
             except (ValueError, tf.errors.OpError) as error:
                 reason = error.message.splitlines()[0] if isinstance(error, tf.errors.OpError) else str(error)
                 logging.warning("Skipped %s: %s", path, reason)

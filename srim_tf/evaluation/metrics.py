@@ -56,8 +56,36 @@ def y_ssim(images, references, border=0):
 
 
 def lr_psnr(outputs, lr_inputs, scale=4):
-    """LR consistency: the output downsampled as the input was made, against the input."""
+    """LR consistency as NTIRE 2021 "Learning the SR space" measures it: the output
+    downsampled by MATLAB-style bicubic and rounded to 8 bits (`bicubic_downsample`), against
+    the 8-bit LR input, PSNR over RGB, no border crop. At least 45 dB counts as consistent."""
     return rgb_psnr(bicubic_downsample(outputs, scale), lr_inputs)
+
+
+def lpips_scores(lpips_network, samples, reference):
+    """LPIPS of K samples of one image, and NTIRE's LPIPS diversity score.
+
+    Args:
+        lpips_network: an `lpips.LPIPS` (NTIRE: AlexNet).
+        samples: `[K, H, W, 3]` in [0, 1] (grey images repeated to 3 channels).
+        reference: `[H, W, 3]`, the ground truth.
+
+    Returns:
+        `(per_sample, diversity)`: LPIPS `[K]` of each sample (the mean of its spatial map,
+        as NTIRE's `spatial=True` gives it), and (global best - local best) / global best
+        x 100, global best being the lowest per-sample LPIPS and local best the mean of the
+        per-pixel minimum over samples. Samples are measured one at a time, so memory does
+        not grow with K.
+    """
+    reference = tf.cast(reference, tf.float32)[None]
+    per_sample, local_min = [], None
+    for index in range(samples.shape[0]):
+        spatial = lpips_network.spatial(tf.cast(samples[index:index + 1], tf.float32), reference)[0]
+        per_sample.append(float(tf.reduce_mean(spatial)))
+        local_min = spatial if local_min is None else tf.minimum(local_min, spatial)
+    global_best = min(per_sample)
+    diversity = (global_best - float(tf.reduce_mean(local_min))) / max(global_best, 1e-12) * 100.0
+    return per_sample, diversity
 
 
 def diversity(samples, reference):

@@ -2,7 +2,8 @@
 
 A sampler maps float LR windows `[N, h, w, 3]` in [0, 1] to `[N, K, 4h, 4w, 3]` samples,
 with position-addressed noise so tiles of one image agree. `load_sampler` accepts:
-    "pretrained"       the small model shipped inside the package (srim_tf/pretrained/)
+    "pretrained"       the small model shipped inside the package (srim_tf/pretrained/);
+    "pretrained_psnr"  the pixel-trained one (srim_tf/pretrained_psnr/)
     a workdir          the newest checkpoint of a srim_train run
     a checkpoint       a prefix such as WORKDIR/checkpoints/ckpt-1000
     a SavedModel       an srim_export version folder, or its parent (newest version)
@@ -18,7 +19,7 @@ from srim_tf import checks
 from srim_tf.model.precision import INFERENCE_PRECISIONS, in_precision
 from srim_tf.inference.sampling import super_resolve_with
 from srim_tf.inference.tiling import receptive_field
-from srim_tf.model.pretrained import load_pretrained
+from srim_tf.model.pretrained import load_pretrained, shipped_dir
 
 
 class GeneratorSampler:
@@ -116,13 +117,14 @@ def load_sampler(spec="pretrained", flag="model", consistency_iterations=0, prec
 
 
 def _load_sampler(spec, flag, precision):
-    if spec == "pretrained":
-        return GeneratorSampler(load_pretrained(), "pretrained model", precision or "float32")
+    if shipped_dir(spec):
+        return GeneratorSampler(load_pretrained(shipped_dir(spec)), f"shipped model {spec}",
+                                precision or "float32")
     saved_model = _saved_model_dir(spec)
     if saved_model:
         return SavedModelSampler(saved_model, precision)
     if checkpoints.latest_checkpoint(spec):
         generator, _, checkpoint = checkpoints.load_generator(spec)
         return GeneratorSampler(generator, f"checkpoint {checkpoint}", precision or "float32")
-    raise ValueError("Unknown model. Expected 'pretrained', a srim_train workdir, a checkpoint"
+    raise ValueError("Unknown model. Expected 'pretrained', 'pretrained_psnr', a srim_train workdir, a checkpoint"
                      f" prefix, or an exported SavedModel. Received: --{flag}={spec}")

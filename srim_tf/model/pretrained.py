@@ -1,7 +1,11 @@
-"""The small pretrained model shipped inside the package, and how it is written.
+"""The small pretrained models shipped inside the package, and how one is written.
 
-srim_tf/pretrained/ holds `generator.weights.h5` (Keras weights), `config.json` (the
-generator settings and the training run's flags) and `MODEL_CARD.md`.
+Each shipped model is a folder of the package holding `generator.weights.h5` (Keras
+weights), `config.json` (the generator settings and the training run's flags) and
+`MODEL_CARD.md`. Programs name them:
+    "pretrained"       srim_tf/pretrained/, the default: samples chosen for realism.
+    "pretrained_psnr"  srim_tf/pretrained_psnr/: the earlier pixel-trained model, higher
+                       PSNR and blurrier samples.
 """
 
 import json
@@ -9,8 +13,14 @@ import os
 
 from srim_tf.model.generator import SRIMGenerator, generator_settings
 
-# The shipped model is data of the package, in srim_tf/pretrained/.
-PRETRAINED_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pretrained")
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHIPPED = ("pretrained", "pretrained_psnr")
+PRETRAINED_DIR = os.path.join(_PACKAGE_DIR, "pretrained")
+
+
+def shipped_dir(name):
+    """The folder of the shipped model `name` (one of `SHIPPED`), or None for other names."""
+    return os.path.join(_PACKAGE_DIR, name) if name in SHIPPED else None
 
 
 def load_pretrained(directory=PRETRAINED_DIR):

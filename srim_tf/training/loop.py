@@ -58,10 +58,10 @@ def _make_train_function(model, strategy, jit_compile):
 
 def _initialize_generator(generator, source):
     """Starts a new run from another model's generator weights (`--init_from`): fine-tuning."""
-    if source == "pretrained" or os.path.isfile(os.path.join(source, "generator.weights.h5")):
-        from srim_tf.model import pretrained  # Only when asked for: it reads the package's files.
+    from srim_tf.model import pretrained
 
-        directory = pretrained.PRETRAINED_DIR if source == "pretrained" else source
+    directory = pretrained.shipped_dir(source) or source
+    if os.path.isfile(os.path.join(directory, "generator.weights.h5")):
         trained, theirs = pretrained.load_pretrained(directory), pretrained.settings(directory)
     else:
         trained, saved_config, _ = checkpoints.load_generator(source)

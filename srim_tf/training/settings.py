@@ -127,6 +127,11 @@ class RunSettings:
             raise ValueError("LPIPS is a squared distance: use --selection_distance=l2 with"
                              " --selection_lpips_weight. Received: --selection_distance="
                              f"{self.selection_distance}")
+        # LPIPS runs on the 2x target too (hr_size / 2); AlexNet's pools need 31 pixels.
+        smallest = {"alex": 64, "vgg": 32}[self.lpips_net]
+        if self.selection_lpips_weight and self.hr_size < smallest:
+            raise ValueError(f"LPIPS-{self.lpips_net} selection needs --hr_size >= {smallest} (the 2x"
+                             f" stage is chosen on hr_size / 2 pixels). Received: --hr_size={self.hr_size}")
         if self.selection_lpips_weight and self.projection != "none":
             raise ValueError("LPIPS selection uses exact distances: use --projection=none with"
                              f" --selection_lpips_weight. Received: --projection={self.projection}")
