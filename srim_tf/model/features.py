@@ -44,8 +44,9 @@ _VGG_BLOCKS = {"vgg19": ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512)),
 
 
 def net_of(trunk):
-    """"vgg19" or "vgg16": which net `build_vgg_trunk` built (read from the model's name)."""
-    return trunk.name.split("_")[0]
+    """"vgg19" or "vgg16": which net `build_vgg_trunk` built (read from the model's name;
+    anything else is taken for VGG19, the paper's)."""
+    return "vgg16" if getattr(trunk, "name", "").startswith("vgg16") else "vgg19"
 
 
 def build_vgg_trunk(dtype=None, net="vgg19"):
