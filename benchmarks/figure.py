@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""The README figure: a crop of a Set14 image as LR | bicubic | 3 samples | std | truth.
+"""The README figure: a crop of a Set14 image as LR | bicubic | 3 samples | std | truth,
+one row per model (default: the pixel-trained model above the perceptual one).
 
-    python benchmarks/figure.py [--model=pretrained] [--image=../shared/data/Set14/comic.png]
+    python benchmarks/figure.py [--models=pretrained_psnr,pretrained] [--image=../shared/data/Set14/comic.png]
 """
 
 import argparse
@@ -22,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default="pretrained")
+    parser.add_argument("--models", default="pretrained_psnr,pretrained")
     parser.add_argument("--image", default=os.path.join(ROOT, "..", "shared", "data", "Set14", "comic.png"))
     parser.add_argument("--crop", default="40,60,128", help="top,left,size of the HR crop")
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "figures", "set14_crop.png"))
@@ -30,16 +31,18 @@ def main():
     top, left, size = (int(v) for v in args.crop.split(","))
     hr = image_io.read_image(args.image).rgb[top:top + size, left:left + size]
     lr = np.round(bicubic_downsample(hr[None] / 255.0, 4).numpy()[0] * 255).astype(np.uint8)
-    sampler = load_sampler(args.model)
-    samples = tiling.super_resolve_image(sampler, lr, 3, seed=0, noise_scale=1.0)
     nearest = np.repeat(np.repeat(lr, 4, axis=0), 4, axis=1)
     bicubic = np.round(bicubic_upsample(lr[None] / 255.0, 4).numpy()[0] * 255).astype(np.uint8)
-    std = np.repeat(outputs.std_map(samples)[..., None], 3, axis=-1)
     gap = np.full((size, 4, 3), 255, np.uint8)
-    panels = [nearest, bicubic, *samples, std, hr]
-    row = np.concatenate([p for panel in panels for p in (panel, gap)][:-1], axis=1)
+    rows = []
+    for model in args.models.split(","):
+        samples = tiling.super_resolve_image(load_sampler(model), lr, 3, seed=0, noise_scale=1.0)
+        std = np.repeat(outputs.std_map(samples)[..., None], 3, axis=-1)
+        panels = [nearest, bicubic, *samples, std, hr]
+        rows.append(np.concatenate([p for panel in panels for p in (panel, gap)][:-1], axis=1))
+        rows.append(np.full((4, rows[-1].shape[1], 3), 255, np.uint8))
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    image_io.write_png(args.out, row)
+    image_io.write_png(args.out, np.concatenate(rows[:-1], axis=0))
     print(args.out)
 
 

@@ -49,3 +49,19 @@ def test_srim_train_builds_its_settings_before_anything_else(tmp_path):
     assert result.returncode == 1, result.stderr[-2000:]
     assert "Unknown: ['hr_sise']" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "w").exists()
+
+
+def test_perceptual_settings_that_cannot_work_are_refused_with_the_accepted_values():
+    from tests.conftest import tiny_config
+
+    with pytest.raises(ValueError, match=r"accepted: 0 or one of \[1, 2, 4, 8\]"):
+        tiny_config(selection_patch=3).check()
+    # AlexNet's pools need 31 pixels; the 2x stage is chosen on hr_size / 2.
+    with pytest.raises(ValueError, match="needs --hr_size >= 64"):
+        tiny_config(selection_lpips_weight=1.0).check()
+    tiny_config(selection_lpips_weight=1.0, lpips_net="vgg").check()
+    with pytest.raises(ValueError, match="--selection_distance=l2"):
+        tiny_config(selection_lpips_weight=1.0, hr_size=64, selection_distance="l1").check()
+    # The check used to refuse an odd patch with conv4 selection; now each layer is put on
+    # the grid at its own resolution, so any divisor of the LR side is accepted.
+    tiny_config(selection_patch=1, selection_conv4_4_weight=1.0).check()

@@ -6,10 +6,13 @@ Usage: srim_eval --method=bicubic --hr_dir=../shared/data/Set5 --hr_dir=../share
 
 import csv
 import json
+import os
 import sys
 
 from absl import app, flags, logging
 
+from srim_tf import safe_files
+from srim_tf.data.datasets import IMAGE_EXTENSIONS
 from srim_tf.evaluation import evaluate
 from srim_tf.model.lpips import LPIPS
 from srim_tf.cli import flag_checks
@@ -39,6 +42,7 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     if not FLAGS.hr_dir:
         raise app.UsageError("--hr_dir is required (one or more HR folders).")
+    _check_outputs({"json": FLAGS.json, "csv": FLAGS.csv}, FLAGS.hr_dir)
     method = FLAGS.method
     if method != "bicubic" and not method.startswith("folder:"):
         method = load_sampler(method, flag="method", consistency_iterations=(
@@ -48,15 +52,35 @@ def main(argv):
                                 lpips_network=_lpips_network(FLAGS.lpips))
     print(evaluate.table(results))
     if FLAGS.json:
-        with open(FLAGS.json, "w", encoding="utf-8") as f:
+        with safe_files.written_whole(FLAGS.json, encoding="utf-8") as f:
             json.dump(results, f, indent=2)
     if FLAGS.csv:
-        with open(FLAGS.csv, "w", newline="", encoding="utf-8") as f:
+        with safe_files.written_whole(FLAGS.csv, newline="", encoding="utf-8") as f:
             csv.writer(f).writerows(evaluate.csv_rows(results))
     skipped = sum(len(result["skipped"]) for result in results.values())
     if skipped:  # What was measured is written above; the status tells a script it is partial.
         logging.error("%d image(s) skipped (named above); the means are over the others.", skipped)
         sys.exit(1)
+
+
+def _check_outputs(outputs, hr_dirs):
+    """Refuses, before any work, output paths that would lose a file or the results."""
+    given = {name: os.path.realpath(path) for name, path in outputs.items() if path}
+    if len(set(given.values())) < len(given):
+        raise app.UsageError(f"--json and --csv must name different files. Received: --json={outputs['json']}"
+                             f" --csv={outputs['csv']}")
+    for name, path in given.items():
+        if path.lower().endswith(IMAGE_EXTENSIONS):
+            raise app.UsageError(f"--{name} names an image, which the report would overwrite;"
+                                 f" give a .{name} file. Received: --{name}={outputs[name]}")
+        if any(path.startswith(os.path.realpath(d) + os.sep) for d in hr_dirs) and os.path.exists(path):
+            raise app.UsageError(f"--{name} names a file inside an --hr_dir, an input. Received:"
+                                 f" --{name}={outputs[name]}")
+        if os.path.isdir(path):
+            raise app.UsageError(f"--{name} names a folder; give a file path. Received: --{name}={outputs[name]}")
+        if not os.path.isdir(os.path.dirname(path)):
+            raise app.UsageError(f"--{name}'s folder does not exist: {os.path.dirname(path)}."
+                                 f" Received: --{name}={outputs[name]}")
 
 
 def _lpips_network(choice):

@@ -6,6 +6,7 @@ keep their traceback.
 """
 
 import os
+import signal
 import sys
 
 import tensorflow as tf
@@ -46,6 +47,8 @@ def run(main):
 
     def guarded(argv):
         quiet.quiet_python_logs(flags.FLAGS.verbosity)
+        # SIGTERM as a normal exit, so half-written files are removed on the way out.
+        signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
         try:
             return main(argv)
         except app.UsageError as error:

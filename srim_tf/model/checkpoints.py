@@ -26,8 +26,22 @@ def read_config(workdir):
     if not os.path.isfile(path):
         raise ValueError(f"No {CONFIG_FILE} in the workdir: is it a srim_train workdir?"
                          f" Received: {workdir}")
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = json.load(f)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not a srim_train config (not JSON: {error}).") from error
+    if not is_run_config(config):
+        raise ValueError(f"{path} was not written by srim_train: it holds"
+                         f" {type(config).__name__ if not isinstance(config, dict) else 'other keys'},"
+                         " not a run's flags.")
+    return config
+
+
+def is_run_config(config):
+    """Whether `config` (parsed JSON) is what `write_config` writes: a run's flags."""
+    # Keys every version of srim_train wrote (later generator keys have defaults).
+    return isinstance(config, dict) and all(key in config for key in ("train_steps", "channels", "num_convs"))
 
 
 def write_config(workdir, config):
@@ -66,10 +80,17 @@ def newest_readable_checkpoint(directory):
     """
     state = tf.train.get_checkpoint_state(directory)
     if state is None or not state.model_checkpoint_path:
+        candidates = _checkpoints_on_disk(directory)
+        if candidates:
+            logging.warning("The checkpoint state file %s is missing: resuming from the newest of"
+                            " the checkpoints on disk.", os.path.join(directory, "checkpoint"))
+    else:
+        older = [p for p in reversed(state.all_model_checkpoint_paths) if p != state.model_checkpoint_path]
+        candidates = [state.model_checkpoint_path, *older]
+    if not candidates:
         return None
-    older = [p for p in reversed(state.all_model_checkpoint_paths) if p != state.model_checkpoint_path]
     damaged = []
-    for prefix in [state.model_checkpoint_path, *older]:
+    for prefix in candidates:
         error = _read_error(prefix)
         if error is None:
             if damaged:
@@ -83,6 +104,18 @@ def newest_readable_checkpoint(directory):
     raise ValueError(f"No readable checkpoint in {directory}: "
                      + "; ".join(f"{p} is damaged ({e})" for p, e in damaged)
                      + ". Use --restart to start anew.")
+
+
+def has_checkpoints(directory):
+    """Whether `directory` holds any checkpoint, by its state file or its files."""
+    return bool(tf.train.get_checkpoint_state(directory) or _checkpoints_on_disk(directory))
+
+
+def _checkpoints_on_disk(directory):
+    """Checkpoint prefixes in `directory` found by their `.index` files, newest first."""
+    prefixes = [path[:-len(".index")] for path in glob.glob(os.path.join(glob.escape(directory), "ckpt-*.index"))]
+    numbered = [(int(p.rsplit("-", 1)[1]), p) for p in prefixes if p.rsplit("-", 1)[1].isdigit()]
+    return [prefix for _, prefix in sorted(numbered, reverse=True)]
 
 
 def remove_temporary_folders(directory):

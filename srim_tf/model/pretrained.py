@@ -11,6 +11,7 @@ weights), `config.json` (the generator settings and the training run's flags) an
 import json
 import os
 
+from srim_tf import safe_files
 from srim_tf.model.generator import SRIMGenerator, generator_settings
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,10 +43,15 @@ def settings(directory=PRETRAINED_DIR):
 
 
 def save_pretrained(generator, run_config, directory, checkpoint):
-    """Writes a generator and the flags that trained it as a pretrained model folder."""
+    """Writes a generator and the flags that trained it as a pretrained model folder.
+
+    Each file is written whole or not at all (`safe_files`): a failure midway (a full
+    disk) leaves an existing folder's files as they were.
+    """
     os.makedirs(directory, exist_ok=True)
-    generator.save_weights(os.path.join(directory, "generator.weights.h5"))
     config = {"generator": generator_settings(run_config),
               "checkpoint": os.path.basename(checkpoint), "training_flags": run_config}
-    with open(os.path.join(directory, "config.json"), "w", encoding="utf-8") as f:
+    with safe_files.temporary_for(os.path.join(directory, "generator.weights.h5")) as weights:
+        generator.save_weights(weights)
+    with safe_files.written_whole(os.path.join(directory, "config.json"), encoding="utf-8") as f:
         json.dump(config, f, indent=2, sort_keys=True)

