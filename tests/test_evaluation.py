@@ -73,6 +73,13 @@ def test_errors_name_the_folder_or_file(tmp_path, rng):
     small = _folder(tmp_path, rng, [(12, 40)])
     with pytest.raises(ValueError, match="too small to evaluate: .*im0.png is 40x12"):
         evaluation.evaluate("bicubic", [small], show_progress=False)
+    # 16-19 px passed the old check and then failed inside SSIM; now a named skip.
+    for side in (16, 19):
+        (tmp_path / str(side)).mkdir()
+        edge = _folder(tmp_path / str(side), rng, [(side, 40), (20, 20)])
+        result = evaluation.evaluate("bicubic", [edge], show_progress=False)["Tiny"]
+        assert [r["image"] for r in result["per_image"]] == ["im1.png"]
+        assert "at least 20x20" in result["skipped"][0]["error"]
 
 
 def test_zero_noise_is_deterministic_and_samples_spread(trained_workdir, tmp_path, rng):
@@ -82,3 +89,25 @@ def test_zero_noise_is_deterministic_and_samples_spread(trained_workdir, tmp_pat
     b = evaluation.evaluate(sampler, [folder], num_samples=2, seed=2, show_progress=False)["Tiny"]
     assert a["zero_noise_y_psnr"] == b["zero_noise_y_psnr"]
     assert a["diversity_std"] > 0
+
+
+def test_sets_of_one_name_stay_apart_and_folder_outputs_match_by_relative_path(tmp_path, rng):
+    def image(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((rng.random((32, 32, 3)) * 255).astype(np.uint8)).save(path)
+        return path
+
+    first, second = image(tmp_path / "a" / "Set" / "x.png"), image(tmp_path / "b" / "Set" / "y.png")
+    results = evaluation.evaluate("bicubic", [str(first.parent), str(second.parent)], show_progress=False)
+    assert sorted(len(r["per_image"]) for r in results.values()) == [1, 1]
+    assert {r["per_image"][0]["image"] for r in results.values()} == {"x.png", "y.png"}
+    # Two HR images of one name in subfolders: each is compared with its own SR image.
+    hr = tmp_path / "hr"
+    for sub in ("p", "q"):
+        truth = image(hr / sub / "x.png")
+        (tmp_path / "sr" / sub).mkdir(parents=True)
+        (tmp_path / "sr" / sub / "x.png").write_bytes(truth.read_bytes())
+    (tmp_path / "sr" / "x.png").write_bytes((hr / "p" / "x.png").read_bytes())  # a decoy
+    result = evaluation.evaluate(f"folder:{tmp_path / 'sr'}", [str(hr)], show_progress=False)["hr"]
+    assert [r["image"] for r in result["per_image"]] == ["p/x.png", "q/x.png"]
+    assert all(r["y_psnr"] > 100 for r in result["per_image"])  # identical, not the decoy

@@ -22,6 +22,9 @@ from srim_tf.inference.tiling import DEFAULT_TILE_SIZE, SCALE, super_resolve_ima
 from srim_tf.data.resize import bicubic_downsample, bicubic_upsample
 
 BORDER = SCALE
+SSIM_WINDOW = 11
+# The smallest multiple of the scale that leaves an SSIM window after the border crop: 20.
+MIN_SIZE = -(-(2 * BORDER + SSIM_WINDOW) // SCALE) * SCALE
 KEYS = ("y_psnr", "y_ssim", "rgb_psnr", "lr_psnr", "zero_noise_y_psnr", "best_of_k_y_psnr",
         "worst_of_k_y_psnr", "diversity_std", "diversity_std_textured", "diversity_std_flat",
         "diversity_score", "hf_ratio", "zero_noise_hf_ratio", "lpips", "zero_noise_lpips",
@@ -35,10 +38,11 @@ def _float(images):
 def _load_hr(path):
     image = read_image(path)
     height, width = (s // SCALE * SCALE for s in image.rgb.shape[:2])
-    if min(height, width) < 4 * BORDER:
+    if min(height, width) < MIN_SIZE:
         raise ValueError(f"Image too small to evaluate: {path} is {image.rgb.shape[1]}x"
-                         f"{image.rgb.shape[0]}; at least {4 * BORDER}x{4 * BORDER} is needed"
-                         f" (the {BORDER}-pixel border crop at scale {SCALE}).")
+                         f"{image.rgb.shape[0]}; at least {MIN_SIZE}x{MIN_SIZE} is needed"
+                         f" (the {BORDER}-pixel border crop, then SSIM's {SSIM_WINDOW}x{SSIM_WINDOW}"
+                         f" window, in a multiple of the scale {SCALE}).")
     hr = image.rgb[:height, :width]
     return (hr[..., :1] if image.grey else hr), image.grey
 
@@ -76,16 +80,17 @@ def _measure(outputs, hr, lr, lpips_network=None):
 
 
 def evaluate_image(method, path, num_samples=10, seed=0, tile_size=DEFAULT_TILE_SIZE,
-                   lpips_network=None):
+                   lpips_network=None, relative_path=None):
     """Metrics of one HR image for `method` ("bicubic", "folder:PATH" or a sampler); LPIPS
-    ones when `lpips_network` (an `lpips.LPIPS`) is given."""
+    ones when `lpips_network` (an `lpips.LPIPS`) is given. "folder:PATH" reads the SR image
+    at `relative_path` (the HR image's path inside its --hr_dir; default: its name) in PATH."""
     hr, grey = _load_hr(path)
     lr = np.round(bicubic_downsample(_float(hr[None]), SCALE).numpy()[0] * 255).astype(np.uint8)
     if method == "bicubic":
         up = bicubic_upsample(_float(lr[None]), SCALE).numpy()
         return _measure(np.round(up * 255).astype(np.uint8), hr, lr, lpips_network)
     if isinstance(method, str) and method.startswith("folder:"):
-        candidates = [os.path.join(method[len("folder:"):], os.path.basename(path))]
+        candidates = [os.path.join(method[len("folder:"):], relative_path or os.path.basename(path))]
         sr, _ = _load_hr(candidates[0]) if os.path.isfile(candidates[0]) else (None, None)
         if sr is None:
             raise ValueError(f"No SR image for {path}: expected {candidates[0]}")
@@ -118,7 +123,8 @@ def evaluate(method, hr_dirs, num_samples=10, seed=0, tile_size=DEFAULT_TILE_SIZ
 
     Returns:
         `{set_name: {key: mean, ..., "per_image": [{"image": name, key: value, ...}],
-        "skipped": [{"image": name, "error": reason}]}}`, set_name being the folder's name.
+        "skipped": [{"image": name, "error": reason}]}}`, set_name being the folder's name
+        (its path when two --hr_dir share a name); image names are paths inside the folder.
 
     Raises:
         ValueError: for a missing or empty folder (before any work), or if no image at all
@@ -132,12 +138,17 @@ def evaluate(method, hr_dirs, num_samples=10, seed=0, tile_size=DEFAULT_TILE_SIZ
         if not sets[hr_dir]:
             raise ValueError(f"No images in HR folder {hr_dir}")
     results = {}
+    names = [os.path.basename(os.path.normpath(hr_dir)) for hr_dir in sets]
     for hr_dir, paths in sets.items():
+        # Sets are named by their folder; two folders of one name by their paths, kept apart.
         name = os.path.basename(os.path.normpath(hr_dir))
+        if names.count(name) > 1:
+            name = os.path.normpath(hr_dir)
         per_image, skipped = [], []
         for path in tqdm(paths, desc=name, disable=not show_progress, unit="image"):
             try:
-                values = evaluate_image(method, path, num_samples, seed, tile_size, lpips_network)
+                values = evaluate_image(method, path, num_samples, seed, tile_size, lpips_network,
+                                        os.path.relpath(path, hr_dir))
             except (ValueError, tf.errors.OpError) as error:
                 reason = error.message.splitlines()[0] if isinstance(error, tf.errors.OpError) else str(error)
                 logging.warning("Skipped %s: %s", path, reason)
