@@ -107,3 +107,31 @@ def test_pretrained_folder_round_trip(trained_workdir, tmp_path, rng):
 
     b = tiling.super_resolve_image(GeneratorSampler(reloaded, "pre"), image, 2, seed=1)
     np.testing.assert_array_equal(a, b)
+
+
+def test_sample_program_skips_its_own_outputs_inside_the_input_folder(trained_workdir, tmp_path, rng):
+    _write(str(tmp_path / "photo.png"), _photo(rng, 8, 8))
+    command = [sys.executable, os.path.join(ROOT, "bin", "srim_sample"), f"--model={trained_workdir}",
+               f"--input={tmp_path}", f"--output_dir={tmp_path / 'out'}", "--num_samples=1"]
+    for _ in range(2):  # the rerun must not upscale the first run's outputs again
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(os.listdir(tmp_path / "out")) == ["photo_x4_s0.png"]
+
+
+def test_exif_orientation_is_honoured(tmp_path, rng):
+    from PIL import Image, ImageOps
+
+    from srim_tf.data.image_io import read_image
+
+    pixels = _photo(rng, 12, 20)  # stored 12 rows x 20 columns
+    for orientation in range(1, 9):
+        path = tmp_path / f"o{orientation}.jpg"
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        Image.fromarray(pixels).save(path, quality=100, exif=exif)
+        # Pillow's transposition, applied to the pixels as TensorFlow decodes them.
+        stored = Image.fromarray(tf.io.decode_jpeg(tf.io.read_file(str(path))).numpy())
+        stored.info["exif"] = exif.tobytes()
+        expected = np.asarray(ImageOps.exif_transpose(stored))
+        np.testing.assert_array_equal(read_image(str(path)).rgb, expected, err_msg=str(orientation))

@@ -13,6 +13,7 @@ import os
 import sys
 
 import numpy as np
+import tensorflow as tf
 from absl import app, flags, logging
 from tqdm import tqdm
 
@@ -93,6 +94,16 @@ def main(argv):
     if FLAGS.num_samples < 1:
         raise app.UsageError(f"--num_samples must be >= 1. Received: {FLAGS.num_samples}")
     paths = image_io.expand_inputs(FLAGS.input)
+    # Outputs of an earlier run in a folder inside an input folder are not inputs (no
+    # outputs of outputs). An output folder that is itself an input folder is left to the
+    # never-overwrite check.
+    output_root = os.path.realpath(FLAGS.output_dir)
+    input_folders = {os.path.realpath(item) for item in FLAGS.input if os.path.isdir(item)}
+    earlier = [] if output_root in input_folders else [
+        p for p in paths if os.path.realpath(p).startswith(output_root + os.sep)]
+    if earlier:
+        logging.info("Not reading %d image(s) under --output_dir=%s as inputs.", len(earlier), FLAGS.output_dir)
+        paths = [p for p in paths if p not in earlier]
     if not paths:
         raise app.UsageError(f"No input images found in {FLAGS.input}")
     stems = output_stems(paths)
@@ -106,9 +117,11 @@ def main(argv):
     for path in tqdm(paths, unit="image"):
         try:
             process(sampler, path, stems[path], FLAGS.output_dir, inputs)
-        except (ValueError, OSError) as error:
+        except (ValueError, OSError, tf.errors.OpError) as error:
+            # One image the model refuses (a SavedModel's bound, a bad tile) is skipped alone.
             failed.append(path)
-            logging.error("Skipped %s: %s", path, error)
+            message = error.message if isinstance(error, tf.errors.OpError) else str(error)
+            logging.error("Skipped %s: %s", path, message.strip().splitlines()[0])
     logging.info("Done: %d written, %d failed.", len(paths) - len(failed), len(failed))
     if failed:
         sys.exit(1)

@@ -1,6 +1,7 @@
 """Reading and writing the images users bring: grey, alpha, palette and 16-bit files."""
 
 import dataclasses
+import io
 import os
 import struct
 import zlib
@@ -29,6 +30,26 @@ def _is_16_bit_png(encoded):
     return encoded[:8] == b"\x89PNG\r\n\x1a\n" and len(encoded) > 24 and encoded[24] == 16
 
 
+# EXIF orientation (tag 0x0112) -> how to turn the stored pixels upright, as cameras mean them.
+_UPRIGHT = {
+    2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1),
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1), 8: lambda a: np.rot90(a, 1),
+}
+
+
+def _exif_orientation(encoded):
+    """The EXIF orientation of a JPEG, WebP or TIFF-tagged file; 1 (upright) if none."""
+    if not (encoded[:2] == b"\xff\xd8" or encoded[8:12] == b"WEBP"):
+        return 1
+    from PIL import Image  # Only for files that can carry EXIF; decoding stays TensorFlow's.
+
+    try:
+        return int(Image.open(io.BytesIO(encoded)).getexif().get(0x0112, 1))
+    except Exception:  # Unreadable EXIF: the pixels as stored, as without EXIF.
+        return 1
+
+
 def read_image(path):
     """Reads an image file; raises `ValueError` naming the file if it cannot be decoded."""
     try:
@@ -41,6 +62,9 @@ def read_image(path):
             pixels = tf.io.decode_image(encoded, channels=0, expand_animations=False).numpy()
     except (tf.errors.OpError, ValueError) as error:
         raise ValueError(f"Cannot decode image file {path}: {str(error).splitlines()[0]}") from error
+    upright = _UPRIGHT.get(_exif_orientation(encoded))
+    if upright:
+        pixels = np.ascontiguousarray(upright(pixels))
     channels = pixels.shape[-1]
     alpha = pixels[..., -1] if channels in (2, 4) else None
     colour = pixels[..., :3] if channels >= 3 else np.repeat(pixels[..., :1], 3, axis=-1)
