@@ -116,3 +116,58 @@ def test_seeds_equal_mod_2_to_the_32_draw_different_samples(exported):
                                   tf.constant(2 ** 32 - 1, tf.int64), 1.0).numpy()
     expected = np.round(np.clip(expected, 0, 1) * 255).astype(np.uint8)
     assert np.abs(draw(2 ** 32 - 1).astype(int) - expected).max() <= 1
+
+
+def test_signatures_tile_in_graph_and_equal_the_untiled_model(trained_workdir, tmp_path):
+    from srim_tf.inference.tiling import receptive_field
+
+    generator = load_generator(trained_workdir)[0]
+    margin = receptive_field(generator.num_convs, generator.kernel_size)
+    path = export.export(generator, str(tmp_path / "srim"), tile_size=8, receptive_field=margin)
+    loaded = tf.saved_model.load(path)
+    assert int(loaded.tile_size.numpy()) == 8
+    images = np.random.default_rng(0).integers(0, 256, (2, 19, 27, 3), dtype=np.uint8)
+    served = loaded.signatures["samples"](
+        images=tf.constant(images), num_samples=tf.constant(2, tf.int64),
+        seed=tf.constant(5, tf.int64), noise_scale=tf.constant(1.0))["samples"].numpy()
+    # The whole images at once, as the model computes them untiled.
+    whole = super_resolve_with(generator, tf.constant(images / 255.0, tf.float32), 2, 5, 1.0)
+    whole = np.round(np.clip(whole.numpy(), 0, 1) * 255).astype(np.uint8)
+    assert served.shape == whole.shape == (2, 2, 76, 108, 3)
+    assert np.abs(served.astype(int) - whole.astype(int)).max() <= 1
+
+
+def test_bad_float_requests_an_empty_batch_and_foreign_models_fail_alone(exported, tmp_path):
+    from srim_tf.inference.samplers import load_sampler
+
+    loaded = tf.saved_model.load(exported[2])
+    lr = np.full((1, 6, 6, 3), 0.5, np.float32)
+    lr[0, 2, 3, 1] = np.nan
+    call = loaded.signatures["samples_at"]
+    for bad in (lr, np.full((1, 6, 6, 3), 1.5, np.float32)):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"finite values in \[0, 1\]"):
+            call(lr=tf.constant(bad), num_samples=tf.constant(1), seed=tf.constant(0, tf.int64),
+                 noise_scale=tf.constant(1.0), offset=tf.constant([0, 0]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at least one image"):
+        loaded.signatures["encoded"](encoded=tf.constant([], tf.string))
+    # The next request is served.
+    assert call(lr=tf.constant(np.full((1, 6, 6, 3), 0.5, np.float32)), num_samples=tf.constant(1),
+                seed=tf.constant(0, tf.int64), noise_scale=tf.constant(1.0),
+                offset=tf.constant([0, 0]))["samples"].shape == (1, 1, 24, 24, 3)
+    # A SavedModel srim_export did not write: one clear error, not an AttributeError.
+    module = tf.Module()
+    module.f = tf.function(lambda x: {"y": x}, input_signature=[tf.TensorSpec([None], tf.float32)])
+    tf.saved_model.save(module, str(tmp_path / "foreign"), signatures={"serving_default": module.f})
+    with pytest.raises(ValueError, match="not one srim_export wrote"):
+        load_sampler(str(tmp_path / "foreign"))
+
+
+def test_consistency_is_never_applied_twice(trained_workdir, tmp_path):
+    from srim_tf.inference.samplers import ConsistentSampler, load_sampler
+
+    generator = load_generator(trained_workdir)[0]
+    path = export.export(generator, str(tmp_path / "srim"), consistency_iterations=2)
+    sampler = load_sampler(path, consistency_iterations=8)
+    assert not isinstance(sampler, ConsistentSampler) and sampler.consistency_iterations == 2
+    plain = export.export(generator, str(tmp_path / "plain"))
+    assert isinstance(load_sampler(plain, consistency_iterations=8), ConsistentSampler)

@@ -12,6 +12,7 @@ with position-addressed noise so tiles of one image agree. `load_sampler` accept
 import os
 
 import tensorflow as tf
+from absl import logging
 
 from srim_tf.model import checkpoints
 from srim_tf.inference import consistency
@@ -59,8 +60,15 @@ class SavedModelSampler:
             raise ValueError(f"The SavedModel {path} computes in {self.precision}, as it was"
                              f" exported; export it again with --precision={precision}, or"
                              f" leave --precision out. Received: --precision={precision}")
+        if not hasattr(self.loaded, "receptive_field") or "samples_at" not in self.loaded.signatures:
+            raise ValueError(f"{path} is a SavedModel, but not one srim_export wrote (it has no"
+                             " samples_at signature and receptive_field): export the model with"
+                             " srim_export, or pass a workdir or checkpoint.")
         self.description = f"SavedModel {path}, in {self.precision}"
         self.receptive_field = int(self.loaded.receptive_field.numpy())
+        # Exports from before it was recorded: 0 (they had no --consistency record).
+        recorded = getattr(self.loaded, "consistency_record", None)
+        self.consistency_iterations = int(recorded.numpy()) if recorded is not None else 0
         self._run = self.loaded.signatures["samples_at"]
 
     def __call__(self, lr, num_samples, seed, noise_scale, offset=(0, 0)):
@@ -113,6 +121,12 @@ def load_sampler(spec="pretrained", flag="model", consistency_iterations=0, prec
     if precision is not None:
         checks.check_choice("precision", precision, INFERENCE_PRECISIONS)
     sampler = _load_sampler(spec, flag, precision)
+    if consistency_iterations and getattr(sampler, "consistency_iterations", 0):
+        # Back-projecting outputs that already are back-projected would change nothing
+        # but the time; the model's own consistency is used as exported.
+        logging.info("%s is already LR-consistent (exported with --consistency): not applying"
+                     " it again.", sampler.description)
+        return sampler
     return ConsistentSampler(sampler, consistency_iterations) if consistency_iterations else sampler
 
 

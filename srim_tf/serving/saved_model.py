@@ -33,9 +33,12 @@ from srim_tf.inference import consistency
 from srim_tf import checks
 from srim_tf.checks import MAX_NOISE_SCALE
 from srim_tf.model.precision import INFERENCE_PRECISIONS, in_precision
-from srim_tf.inference.sampling import super_resolve_with
+from srim_tf.inference.graph_tiling import tiled_super_resolve
 
 _IMAGES = tf.TensorSpec(None, tf.uint8, name="images")
+# LR tile side of in-graph tiling: 128 (512 x 512 outputs) keeps a tile's activations
+# near 0.1 GB at 48 channels (benchmarks/serving_memory.py).
+DEFAULT_TILE_SIZE = 128
 # num_samples is cast to int32 for the model, so the work bound must keep it below 2^31.
 MAX_REQUEST_PIXELS_LIMIT = 2 ** 31 - 1
 
@@ -79,10 +82,13 @@ class ServingModule(tf.Module):
         precision: what the generator computes in (`precision.INFERENCE_PRECISIONS`),
             recorded as `precision`; inputs and outputs keep their dtypes, and
             back-projection stays in float32.
+        tile_size: LR side of the tiles every request is computed in (`graph_tiling.py`),
+            recorded as `tile_size`: it, not the request, sets the model's peak memory.
     """
 
     def __init__(self, generator, noise_scale=0.0, max_input_pixels=1024 * 1024, receptive_field=16,
-                 max_request_pixels=1024 * 1024, consistency_iterations=0, precision="float32"):
+                 max_request_pixels=1024 * 1024, consistency_iterations=0, precision="float32",
+                 tile_size=DEFAULT_TILE_SIZE):
         super().__init__()
         checks.check_choice("precision", precision, INFERENCE_PRECISIONS)
         if not 1 <= int(max_request_pixels) <= MAX_REQUEST_PIXELS_LIMIT:
@@ -98,6 +104,9 @@ class ServingModule(tf.Module):
         self._computing = in_precision(generator, precision)
         self.precision = tf.Variable(precision, trainable=False, name="precision")
         self.consistency_iterations = int(consistency_iterations)
+        # Recorded, so that a client does not back-project these outputs a second time.
+        self.consistency_record = tf.Variable(self.consistency_iterations, trainable=False,
+                                              name="consistency_iterations")
         receptive_field = int(receptive_field) + consistency.context(self.consistency_iterations)
         # Keras 3 variables wrap tf.Variables; TF1-style loaders (TF Serving's C++ loader,
         # `saved_model_cli run`) restore only tf.Variables tracked directly, as
@@ -109,6 +118,9 @@ class ServingModule(tf.Module):
         self.receptive_field = tf.Variable(int(receptive_field), trainable=False, name="receptive_field")
         self.max_request_pixels = tf.Variable(int(max_request_pixels), dtype=tf.int64,
                                               trainable=False, name="max_request_pixels")
+        if not 1 <= int(tile_size):
+            raise ValueError(f"tile_size must be >= 1. Received: tile_size={tile_size}")
+        self.tile_size = tf.Variable(int(tile_size), trainable=False, name="tile_size")
 
     def _request_error(self, images, num_samples, noise_scale):
         """The first problem of a request, as a message; "" if there is none.
@@ -160,8 +172,10 @@ class ServingModule(tf.Module):
             self._request_error(images, num_samples, noise_scale),
             images, num_samples, seed, noise_scale, *offset)
         images = tf.ensure_shape(tf.cast(images, tf.float32), [None, None, None, 3])
-        return super_resolve_with(self._computing, images, tf.cast(num_samples, tf.int32),
-                                  seed, noise_scale, (y0, x0), self.consistency_iterations)
+        # Tile by tile in-graph: peak memory follows the tile, not the request.
+        return tiled_super_resolve(self._computing, images, num_samples, seed, noise_scale,
+                                   (y0, x0), self.consistency_iterations,
+                                   margin=self.receptive_field, tile=self.tile_size)
 
     @staticmethod
     def _to_uint8(images):
@@ -196,9 +210,11 @@ class ServingModule(tf.Module):
         height, width = tf.cast(sizes[:, 0], tf.float64), tf.cast(sizes[:, 1], tf.float64)
         pixels = height * width  # In float64: a product of int64s could overflow and pass.
         problems = [  # (is wrong, message), the first wrong one is reported
+            (tf.equal(tf.size(encoded), 0), "encoded must hold at least one image. Received: {}"
+             " images", tf.size(encoded)),
             (tf.reduce_any(sizes[:, 0] < 0), "encoded images must be PNG or JPEG files; image {}"
              " of the request is neither (its first bytes are not a PNG or JPEG signature)",
-             tf.argmin(sizes[:, 0])),
+             tf.argmin(tf.concat([sizes[:, 0], [0]], 0))),  # safe on an empty request too
             (tf.reduce_any(pixels < 1), "encoded images must be at least 1x1 pixels. Received"
              " declared sizes (height, width): {}", sizes),
             (tf.reduce_any(pixels > tf.cast(self.max_input_pixels, tf.float64)),
@@ -222,6 +238,10 @@ class ServingModule(tf.Module):
                                   tf.TensorSpec([], tf.float32, name="noise_scale"),
                                   tf.TensorSpec([2], tf.int32, name="offset")])
     def samples_at(self, lr, num_samples, seed, noise_scale, offset):
+        # Float images must be in [0, 1]; NaN or infinite pixels would silently become
+        # NaN samples, so they are refused like any bad request.
+        valid = tf.reduce_all(tf.math.is_finite(lr) & (lr >= 0.0) & (lr <= 1.0))
+        lr, = self._after(tf.where(valid, "", "lr must hold finite values in [0, 1]"), lr)
         return {"samples": self._sample(lr, num_samples, seed, noise_scale, (offset[0], offset[1]))}
 
 
@@ -257,7 +277,7 @@ def next_version(export_dir):
 
 def export(generator, export_dir, version=None, noise_scale=0.0, max_input_pixels=1024 * 1024,
            receptive_field=16, max_request_pixels=1024 * 1024, consistency_iterations=0,
-           precision="float32"):
+           precision="float32", tile_size=DEFAULT_TILE_SIZE):
     """Writes `export_dir/<version>/` (saved_model.pb + variables); returns that path.
 
     The SavedModel is written to a hidden temporary folder beside it and renamed into place
@@ -275,7 +295,7 @@ def export(generator, export_dir, version=None, noise_scale=0.0, max_input_pixel
         raise ValueError(f"Export version {version} already exists at {path}; refusing to"
                          " overwrite. Choose another --version or leave it out for the next one.")
     module = ServingModule(generator, noise_scale, max_input_pixels, receptive_field,
-                           max_request_pixels, consistency_iterations, precision)
+                           max_request_pixels, consistency_iterations, precision, tile_size)
     signatures = {"serving_default": module.serve, "samples": module.samples,
                   "encoded": module.encoded, "samples_at": module.samples_at}
     _remove_abandoned_partial_exports(export_dir)
