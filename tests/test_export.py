@@ -171,3 +171,30 @@ def test_consistency_is_never_applied_twice(trained_workdir, tmp_path):
     assert not isinstance(sampler, ConsistentSampler) and sampler.consistency_iterations == 2
     plain = export.export(generator, str(tmp_path / "plain"))
     assert isinstance(load_sampler(plain, consistency_iterations=8), ConsistentSampler)
+
+
+def test_requests_at_the_bounds_fit_under_an_address_space_cap(tmp_path):
+    """Peak memory follows the tile, not the request (issue 24): under a 4 GiB address-space
+    cap (untiled, the first request alone reached 6.4 GB of address space), requests at the
+    default bounds, a long strip, and the next request are all served."""
+    from srim_tf.model.generator import SRIMGenerator
+
+    path = export.export(SRIMGenerator(channels=8, kernel_size=3, num_convs=3), str(tmp_path / "m"))
+    script = f"""
+import resource
+resource.setrlimit(resource.RLIMIT_AS, (4 * 2 ** 30, 4 * 2 ** 30))
+import tensorflow as tf
+m = tf.saved_model.load({path!r})
+def samples(n, h, w):
+    return m.signatures["samples"](images=tf.zeros((n, h, w, 3), tf.uint8),
+        num_samples=tf.constant(1, tf.int64), seed=tf.constant(0, tf.int64),
+        noise_scale=tf.constant(1.0))["samples"].shape
+assert samples(4, 512, 512) == (4, 1, 2048, 2048, 3)  # max_request_pixels
+assert m.signatures["serving_default"](images=tf.zeros((1, 1024, 1024, 3), tf.uint8))[
+    "images"].shape == (1, 4096, 4096, 3)  # max_input_pixels
+assert samples(1, 1, 1048576) == (1, 1, 4, 4194304, 3)
+assert samples(1, 8, 8) == (1, 1, 32, 32, 3)
+print("served")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0 and "served" in result.stdout, result.stderr[-3000:]
