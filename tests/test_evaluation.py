@@ -111,3 +111,19 @@ def test_sets_of_one_name_stay_apart_and_folder_outputs_match_by_relative_path(t
     result = evaluation.evaluate(f"folder:{tmp_path / 'sr'}", [str(hr)], show_progress=False)["hr"]
     assert [r["image"] for r in result["per_image"]] == ["p/x.png", "q/x.png"]
     assert all(r["y_psnr"] > 100 for r in result["per_image"])  # identical, not the decoy
+
+
+def test_an_image_too_large_for_memory_is_skipped_by_name_and_the_rest_written(tmp_path, rng, monkeypatch):
+    folder = _folder(tmp_path, rng, [(32, 32), (40, 40)])
+    measure = evaluation._measure
+
+    def out_of_memory_on_the_large_one(outputs, hr, lr, lpips_network=None):
+        if hr.shape[0] == 40:
+            raise MemoryError("Unable to allocate 1.4 GiB")
+        return measure(outputs, hr, lr, lpips_network)
+
+    monkeypatch.setattr(evaluation, "_measure", out_of_memory_on_the_large_one)
+    result = evaluation.evaluate("bicubic", [folder], num_samples=10, show_progress=False)["Tiny"]
+    assert [r["image"] for r in result["per_image"]] == ["im0.png"]
+    assert result["skipped"][0]["image"] == "im1.png"
+    assert "not enough memory to measure 10 samples" in result["skipped"][0]["error"]

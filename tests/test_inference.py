@@ -135,3 +135,46 @@ def test_exif_orientation_is_honoured(tmp_path, rng):
         stored.info["exif"] = exif.tobytes()
         expected = np.asarray(ImageOps.exif_transpose(stored))
         np.testing.assert_array_equal(read_image(str(path)).rgb, expected, err_msg=str(orientation))
+
+
+def test_one_image_the_saved_model_refuses_is_skipped_not_the_batch(exported_small, tmp_path, rng):
+    _write(str(tmp_path / "a_small.png"), _photo(rng, 16, 16))  # 256 pixels: within the bound
+    _write(str(tmp_path / "b_large.png"), _photo(rng, 40, 40))  # 1600 > max_input_pixels=400
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bin", "srim_sample"), f"--model={exported_small}",
+         f"--input={tmp_path}", f"--output_dir={tmp_path / 'out'}", "--num_samples=1"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "b_large.png" in result.stderr and "max_input_pixels" in result.stderr
+    assert "Traceback" not in result.stderr and "Graph execution error" not in result.stderr
+    assert sorted(os.listdir(tmp_path / "out")) == ["a_small_x4_s0.png"]
+
+
+def test_sigterm_midway_leaves_no_partial_file(trained_workdir, tmp_path, rng):
+    import signal
+    import time
+
+    _write(str(tmp_path / "big.png"), _photo(rng, 600, 600))
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "bin", "srim_sample"), f"--model={trained_workdir}",
+         f"--input={tmp_path / 'big.png'}", f"--output_dir={out}", "--num_samples=2", "--tile_size=32"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and not (out.is_dir() and any(".partial" in n for n in os.listdir(out))):
+        time.sleep(0.2)
+    assert out.is_dir() and any(".partial" in n for n in os.listdir(out)), "never started writing"
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=120)
+    assert process.returncode != 0
+    assert os.listdir(out) == [], os.listdir(out)
+
+
+@pytest.fixture(scope="module")
+def exported_small(trained_workdir, tmp_path_factory):
+    """The tiny model as a SavedModel accepting at most 400 LR pixels per image."""
+    from srim_tf.model.checkpoints import load_generator
+    from srim_tf.serving import saved_model
+
+    return saved_model.export(load_generator(trained_workdir)[0],
+                              str(tmp_path_factory.mktemp("export") / "srim"), max_input_pixels=400)

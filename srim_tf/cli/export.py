@@ -21,7 +21,10 @@ flags.DEFINE_float("noise_scale", 0.0, "Noise scale of serving_default and encod
 flags.DEFINE_integer("max_input_pixels", 1024 * 1024, "Largest input height * width accepted.")
 flags.DEFINE_integer("max_request_pixels", 1024 * 1024,
                      "Largest total work of one request, images x num_samples x height x width"
-                     " (the sum of height x width for `encoded`): bounds a request's memory.")
+                     " (the sum of height x width for `encoded`): bounds a request's input and output.")
+flags.DEFINE_integer("tile_size", saved_model.DEFAULT_TILE_SIZE,
+                     "LR tile side the signatures compute in, one tile at a time: sets the model's"
+                     " peak memory per request, whatever the request's size.")
 flags.DEFINE_string("pretrained_dir", None,
                     "Instead of a SavedModel, write the generator as a pretrained-model folder"
                     " (weights + config.json), as shipped in srim_tf/pretrained/.")
@@ -35,6 +38,7 @@ flags.adopt_module_key_flags(inference_flags)
 flag_checks.noise_scale()
 flag_checks.at_least("max_input_pixels", 1)
 flag_checks.at_least("version", 1)
+flag_checks.at_least("tile_size", 1)
 flags.register_validator("max_request_pixels", lambda v: 1 <= v <= saved_model.MAX_REQUEST_PIXELS_LIMIT,
                          message=f"must be in [1, {saved_model.MAX_REQUEST_PIXELS_LIMIT}]")
 
@@ -65,7 +69,7 @@ def main(argv):
                          receptive_field(generator.num_convs, generator.kernel_size),
                          FLAGS.max_request_pixels,
                          inference_flags.consistency_iterations(),
-                         FLAGS.precision)
+                         FLAGS.precision, FLAGS.tile_size)
     logging.info("Exported %s", path)
     print(path)
 

@@ -26,9 +26,17 @@ def fail(code, message):
     sys.exit(code)
 
 
-def _message(error):
-    if isinstance(error, tf.errors.OpError):  # Its str() holds a graph stack trace.
-        return error.message.strip().splitlines()[0]
+def message(error):
+    """One line saying what went wrong; for TensorFlow errors, the line that says why (an
+    Assert's message), not "Graph execution error:" or the stack trace around it."""
+    if isinstance(error, tf.errors.OpError):
+        lines = [line.strip() for line in error.message.strip().splitlines() if line.strip()]
+        for line in lines:
+            if line.startswith("assertion failed: ["):
+                return line[len("assertion failed: ["):-1] if line.endswith("]") else line
+        useful = [line for line in lines if not line.startswith(
+            ("Graph execution error", "Detected at node", "<stack traces", "[[", "File "))]
+        return (useful or lines or [type(error).__name__])[0]
     return str(error) or type(error).__name__
 
 
@@ -54,6 +62,6 @@ def run(main):
         except app.UsageError as error:
             fail(2, str(error))
         except FAILURES as error:
-            fail(1, _message(error))
+            fail(1, message(error))
 
     app.run(guarded, flags_parser=parse_flags)

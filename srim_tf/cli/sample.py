@@ -120,8 +120,7 @@ def main(argv):
         except (ValueError, OSError, tf.errors.OpError) as error:
             # One image the model refuses (a SavedModel's bound, a bad tile) is skipped alone.
             failed.append(path)
-            message = error.message if isinstance(error, tf.errors.OpError) else str(error)
-            logging.error("Skipped %s: %s", path, message.strip().splitlines()[0])
+            logging.error("Skipped %s: %s", path, runner.message(error))
     logging.info("Done: %d written, %d failed.", len(paths) - len(failed), len(failed))
     if failed:
         sys.exit(1)
