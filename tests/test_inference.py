@@ -178,3 +178,15 @@ def exported_small(trained_workdir, tmp_path_factory):
 
     return saved_model.export(load_generator(trained_workdir)[0],
                               str(tmp_path_factory.mktemp("export") / "srim"), max_input_pixels=400)
+
+
+def test_both_shipped_models_load_by_name_and_differ():
+    from srim_tf.model.pretrained import SHIPPED, load_pretrained, shipped_dir
+
+    assert SHIPPED == ("pretrained", "pretrained_psnr")
+    perceptual, psnr = (load_pretrained(shipped_dir(name)) for name in SHIPPED)
+    assert perceptual.settings() == psnr.settings()  # one fine-tuned from the other
+    assert any(not np.array_equal(a, b) for a, b in zip(perceptual.get_weights(), psnr.get_weights()))
+    for name in SHIPPED:
+        assert load_sampler(name).description == f"shipped model {name}"
+    assert shipped_dir("elsewhere") is None
