@@ -20,10 +20,12 @@ def generator_flops(settings, lr_size):
     return total
 
 
-def vgg_flops(size):
-    """FLOPs of VGG19 up to conv4_4 on a size x size image."""
+def vgg_flops(size, net="vgg19"):
+    """FLOPs of VGG19 up to conv4_4 (VGG16: conv4_3) on a size x size image."""
     total, channels_in = 0, 3
-    for block, convs, channels in ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512)):
+    blocks = {"vgg19": ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512)),
+              "vgg16": ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512))}[net]
+    for block, convs, channels in blocks:
         side = size // (2 ** (block - 1))
         for _ in range(convs):
             total += conv_flops(channels_in, channels, 3, side * side)
