@@ -142,4 +142,4 @@ def train_step(generator, vgg, optimizer, lr, z_lo, z_up, hr_features, perceptua
     value = loss(vgg, generator(lr, z_lo, z_up), hr_features, perceptual)
     value.backward()
     optimizer.step()
-    return float(value)
+    return float(value.detach())
