@@ -63,7 +63,8 @@ def _measure(outputs, hr, lr, lpips_network=None):
         "lr_psnr": float(metrics.lr_psnr(out, lr_ref).numpy().mean()),
         "hf_ratio": float(metrics.high_frequency_ratio(out, ref, BORDER).numpy().mean()),
     }
-    if lpips_network is not None:
+    # LPIPS' backbone needs a minimum size (AlexNet: 31 pixels); smaller images go without.
+    if lpips_network is not None and min(hr.shape[:2]) >= lpips_network.min_size:
         per_sample, lpips_diversity = metrics.lpips_scores(
             lpips_network, _float(_rgb(outputs)), _float(_rgb(hr)))
         values["lpips"] = float(np.mean(per_sample))
@@ -108,7 +109,7 @@ def evaluate_image(method, path, num_samples=10, seed=0, tile_size=DEFAULT_TILE_
     zero_values = _measure(zero, hr, lr, lpips_network)
     values["zero_noise_y_psnr"] = zero_values["y_psnr"]
     values["zero_noise_hf_ratio"] = zero_values["hf_ratio"]
-    if lpips_network is not None:
+    if "lpips" in zero_values:
         values["zero_noise_lpips"] = zero_values["lpips"]
     return values
 
@@ -163,8 +164,9 @@ def evaluate(method, hr_dirs, num_samples=10, seed=0, tile_size=DEFAULT_TILE_SIZ
                 skipped.append({"image": os.path.relpath(path, hr_dir), "error": reason})
                 continue
             per_image.append({"image": os.path.relpath(path, hr_dir), **values})
-        means = {key: float(np.mean([p[key] for p in per_image])) for key in KEYS
-                 if per_image and key in per_image[0]}
+        # Over the images that have each value (LPIPS skips images below its minimum size).
+        means = {key: float(np.mean([p[key] for p in per_image if key in p])) for key in KEYS
+                 if any(key in p for p in per_image)}
         results[name] = {**means, "per_image": per_image, "skipped": skipped}
     if not any(result["per_image"] for result in results.values()):
         raise ValueError("No image could be measured: " + "; ".join(

