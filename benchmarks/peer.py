@@ -70,9 +70,9 @@ class Ours:
         g = self.model.generator
         stages = self.model.selection_models[0]
         self.lr20 = tf.random.uniform([20, 32, 32, 3])
-        z_lo, z_up = (tf.random.normal(s) for s in g.noise_shapes(20, 32, 32))
-        self._chunk = tf.function(lambda: stages.upper([stages.lower([self.lr20, self.lr20, z_lo]),
-                                                        self.lr20, z_up]))
+        self.z20 = [tf.random.normal(s) for s in g.noise_shapes(20, 32, 32)]
+        self._chunk = tf.function(lambda: stages.upper([stages.lower([self.lr20, self.lr20, self.z20[0]]),
+                                                        self.lr20, self.z20[1]]))
         self.one = smooth_batch(1, 128)
         self._select = tf.function(self.model.select_codes)
         lr, mid, hr = smooth_batch(step_batch, 128)
@@ -88,7 +88,7 @@ class Ours:
         self._chunk().numpy()
 
     def select(self):
-        [x.numpy() for x in self._select(*self.one)]
+        [x.numpy() for x in tf.nest.flatten(self._select(*self.one))]
 
     def step(self):
         self.model.train_function(self._batches)["loss"].numpy()
