@@ -157,7 +157,7 @@ def test_readme_multi_worker_command_with_code_reuse_trains_and_only_the_chief_w
     # Pools chosen at steps 0 and 2: both workers train past a refill.
     logs = _train_two_workers(workdir, 3)
     assert _steps(workdir) == 3
-    assert sorted(os.listdir(workdir)) == ["checkpoints", "config.json", "train"]  # no worker copies
+    assert sorted(os.listdir(workdir)) == [".srim_train.lock", "checkpoints", "config.json", "train"]  # no worker copies
     assert len(glob.glob(os.path.join(workdir, "train", "events.*"))) == 1  # the chief's alone
     # 12 images of conv2_2 + pixels are 1.7 MB; each worker's 6 fit in --target_feature_cache_mb=1.
     for log in logs:
