@@ -32,7 +32,7 @@ import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
 
 import peer_torch  # noqa: E402
-from flops import generator_flops, vgg_flops  # noqa: E402
+from flops import vgg_flops  # noqa: E402
 from run import ROOT, ceilings, config_from, smooth_batch  # noqa: E402
 from timing import interleaved_times  # noqa: E402
 
