@@ -150,16 +150,16 @@ def evaluate(method, hr_dirs, num_samples=10, seed=0, tile_size=DEFAULT_TILE_SIZ
             try:
                 values = evaluate_image(method, path, num_samples, seed, tile_size, lpips_network,
                                         os.path.relpath(path, hr_dir))
-            except MemoryError:
-                # K samples of a large image in float32 may not fit: this one is named and
-                # skipped, the others measured and written.
-                reason = (f"not enough memory to measure {num_samples} samples of this image;"
-                          " use fewer --num_samples or a smaller image")
-                logging.warning("Skipped %s: %s", path, reason)
-                skipped.append({"image": os.path.relpath(path, hr_dir), "error": reason})
-                continue
-            except (ValueError, tf.errors.OpError) as error:
-                reason = error.message.splitlines()[0] if isinstance(error, tf.errors.OpError) else str(error)
+            except (MemoryError, ValueError, tf.errors.OpError) as error:
+                if isinstance(error, MemoryError):
+                    # K samples of a large image in float32 may not fit: this one is named
+                    # and skipped, the others measured and written.
+                    reason = (f"not enough memory to measure {num_samples} samples of this image;"
+                              " use fewer --num_samples or a smaller image")
+                elif isinstance(error, tf.errors.OpError):
+                    reason = error.message.splitlines()[0]
+                else:
+                    reason = str(error)
                 logging.warning("Skipped %s: %s", path, reason)
                 skipped.append({"image": os.path.relpath(path, hr_dir), "error": reason})
                 continue

@@ -15,6 +15,7 @@ import shutil
 import tensorflow as tf
 from absl import logging
 
+from srim_tf import safe_files
 from srim_tf.model.generator import GENERATOR_KEYS, SRIMGenerator, generator_settings
 
 CONFIG_FILE = "config.json"
@@ -45,10 +46,8 @@ def is_run_config(config):
 
 
 def write_config(workdir, config):
-    path = os.path.join(workdir, CONFIG_FILE)
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
+    with safe_files.written_whole(os.path.join(workdir, CONFIG_FILE), encoding="utf-8") as f:
         json.dump(config, f, indent=2, sort_keys=True)
-    os.replace(path + ".tmp", path)
 
 
 def config_difference(saved, config):
