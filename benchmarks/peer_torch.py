@@ -121,7 +121,8 @@ def select_one_image(generator, vgg, lr, mid, hr, num_samples, chunk, perceptual
         target_features = features(vgg, target, perceptual)
         best, best_code = None, None
         for _ in range(num_samples // chunk):
-            code = torch.randn(chunk, CODE_CHANNELS, scale * h, scale * w).contiguous(memory_format=memory_format)
+            code = torch.randn(chunk, CODE_CHANNELS, scale * h, scale * w, device=lr.device) \
+                .contiguous(memory_format=memory_format)
             distances = _distance(features(vgg, make(code), perceptual), target_features, perceptual)
             index = int(torch.argmin(distances))
             if best is None or distances[index] < best:
