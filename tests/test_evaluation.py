@@ -127,3 +127,25 @@ def test_an_image_too_large_for_memory_is_skipped_by_name_and_the_rest_written(t
     assert [r["image"] for r in result["per_image"]] == ["im0.png"]
     assert result["skipped"][0]["image"] == "im1.png"
     assert "not enough memory to measure 10 samples" in result["skipped"][0]["error"]
+
+
+def test_an_image_a_graph_refuses_is_skipped_with_the_asserts_reason(tmp_path, rng, monkeypatch):
+    import tensorflow as tf
+
+    folder = _folder(tmp_path, rng, [(32, 32), (40, 40)])
+    measure = evaluation._measure
+
+    @tf.function
+    def refuse(hr):
+        tf.debugging.Assert(tf.shape(hr)[0] < 40, ["the model refuses images of 40 rows"])
+        return hr
+
+    def refused_by_a_graph_on_the_large_one(outputs, hr, lr, lpips_network=None):
+        refuse(tf.constant(hr))
+        return measure(outputs, hr, lr, lpips_network)
+
+    monkeypatch.setattr(evaluation, "_measure", refused_by_a_graph_on_the_large_one)
+    result = evaluation.evaluate("bicubic", [folder], num_samples=1, show_progress=False)["Tiny"]
+    assert [r["image"] for r in result["per_image"]] == ["im0.png"]
+    # The Assert's own words, not TensorFlow's "Graph execution error:" line.
+    assert result["skipped"][0] == {"image": "im1.png", "error": "the model refuses images of 40 rows"}

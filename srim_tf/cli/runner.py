@@ -12,6 +12,7 @@ import sys
 import tensorflow as tf
 from absl import app, flags
 
+from srim_tf import errors
 from srim_tf.cli import quiet, usage
 
 # Errors our code raises for bad input, files or environments; each carries a message.
@@ -24,20 +25,6 @@ def fail(code, message):
     sys.stderr.write(f"{name}: error: {message}\n")
     sys.stderr.flush()
     sys.exit(code)
-
-
-def message(error):
-    """One line saying what went wrong; for TensorFlow errors, the line that says why (an
-    Assert's message), not "Graph execution error:" or the stack trace around it."""
-    if isinstance(error, tf.errors.OpError):
-        lines = [line.strip() for line in error.message.strip().splitlines() if line.strip()]
-        for line in lines:
-            if line.startswith("assertion failed: ["):
-                return line[len("assertion failed: ["):-1] if line.endswith("]") else line
-        useful = [line for line in lines if not line.startswith(
-            ("Graph execution error", "Detected at node", "<stack traces", "[[", "File "))]
-        return (useful or lines or [type(error).__name__])[0]
-    return str(error) or type(error).__name__
 
 
 def parse_flags(argv):
@@ -62,6 +49,6 @@ def run(main):
         except app.UsageError as error:
             fail(2, str(error))
         except FAILURES as error:
-            fail(1, message(error))
+            fail(1, errors.one_line(error))
 
     app.run(guarded, flags_parser=parse_flags)

@@ -17,6 +17,7 @@ import tensorflow as tf
 from absl import app, flags, logging
 from tqdm import tqdm
 
+from srim_tf import errors
 from srim_tf.cli import flag_checks
 from srim_tf.data import image_io
 from srim_tf.inference import outputs, tiling
@@ -120,7 +121,7 @@ def main(argv):
         except (ValueError, OSError, tf.errors.OpError) as error:
             # One image the model refuses (a SavedModel's bound, a bad tile) is skipped alone.
             failed.append(path)
-            logging.error("Skipped %s: %s", path, runner.message(error))
+            logging.error("Skipped %s: %s", path, errors.one_line(error))
     logging.info("Done: %d written, %d failed.", len(paths) - len(failed), len(failed))
     if failed:
         sys.exit(1)

@@ -15,6 +15,7 @@ import tensorflow as tf
 from absl import logging
 from tqdm import tqdm
 
+from srim_tf import errors
 from srim_tf.evaluation import metrics
 from srim_tf.data.image_io import expand_inputs, read_image
 from srim_tf.inference.outputs import to_grey
@@ -156,10 +157,8 @@ def evaluate(method, hr_dirs, num_samples=10, seed=0, tile_size=DEFAULT_TILE_SIZ
                     # and skipped, the others measured and written.
                     reason = (f"not enough memory to measure {num_samples} samples of this image;"
                               " use fewer --num_samples or a smaller image")
-                elif isinstance(error, tf.errors.OpError):
-                    reason = error.message.splitlines()[0]
                 else:
-                    reason = str(error)
+                    reason = errors.one_line(error)
                 logging.warning("Skipped %s: %s", path, reason)
                 skipped.append({"image": os.path.relpath(path, hr_dir), "error": reason})
                 continue
