@@ -39,14 +39,10 @@ from flops import conv_flops, generator_flops, vgg_flops  # noqa: E402
 from timing import best_time, interleaved_times, median_time, peak_rss_mb  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The authors' PyTorch code (SRIM-pytorch) on this machine, in seconds: typed in from the
-# targets of issue 7, measured separately and earlier, not in this run (torch is not
-# installed here). Issue 7 does not record the date, the torch version or the command.
-AUTHORS_SOURCE = ("The authors' figures are typed in from issue 7's separate measurement of their"
-                  " PyTorch code on this machine (2 cores, fp32), not measured in this run; issue 7"
-                  " does not record its date, torch version or command.")
-AUTHORS = {"generator_chunk_20": 2.97, "train_step_batch_16": 10.0,
-           "select_per_image_best": 36.5, "select_per_image_as_coded": 58.4}
+# Comparisons with the authors' PyTorch step are timed in one run against a peer written from
+# the paper: benchmarks/peer.py. Figures typed in from a separate measurement are not quoted.
+PEER_NOTE = ("Against PyTorch: `python benchmarks/peer.py` times a peer of the authors' network and"
+             " step in the same run (benchmarks/peer.md).")
 
 
 def config_from(flagfile=None, **overrides):
@@ -307,20 +303,16 @@ def _steps_markdown(rows):
 
 def _paper_markdown(paper):
     lines = []
-    lines += ["", "| paper shapes (32->128, 1.54 M params) | ours fp32 | ours bf16 | authors (PyTorch, fp32, typed in*) | speed-up fp32 / bf16 |",
-              "|---|---|---|---|---|"]
+    lines += ["", "| paper shapes (32->128, 1.54 M params) | ours fp32 | ours bf16 | bf16 speed-up |",
+              "|---|---|---|---|"]
     f32, b16 = paper["float32"], paper["bfloat16"]
-    for key, authors in (("generator_chunk_20_seconds", AUTHORS["generator_chunk_20"]),
-                         ("select_per_image_seconds", AUTHORS["select_per_image_best"]),
-                         ("train_step_batch_16_seconds", AUTHORS["train_step_batch_16"]),
-                         ("train_step_batch_16_recomputing_targets_seconds", AUTHORS["train_step_batch_16"])):
+    for key in ("generator_chunk_20_seconds", "select_per_image_seconds", "train_step_batch_16_seconds",
+                "train_step_batch_16_recomputing_targets_seconds"):
         if key in f32:
-            lines.append(f"| {key} | {f32[key]:.2f} | {b16[key]:.2f} | {authors} | {authors / f32[key]:.2f}x / {authors / b16[key]:.2f}x |")
+            lines.append(f"| {key} | {f32[key]:.2f} | {b16[key]:.2f} | {f32[key] / b16[key]:.2f}x |")
         elif key in b16:
-            lines.append(f"| {key} | - | {b16[key]:.2f} | {authors} | - / {authors / b16[key]:.2f}x |")
-    lines.append(f"| per-image selection vs the authors' code as written ({AUTHORS['select_per_image_as_coded']} s) | | | |"
-                 f" {AUTHORS['select_per_image_as_coded'] / f32['select_per_image_seconds']:.2f}x / {AUTHORS['select_per_image_as_coded'] / b16['select_per_image_seconds']:.2f}x |")
-    lines.append(f"\n\\* {AUTHORS_SOURCE}")
+            lines.append(f"| {key} | - | {b16[key]:.2f} | - |")
+    lines.append(f"\n{PEER_NOTE}")
     if f32.get("select_extrapolated_from"):
         lines.append(f"\n(selection measured with {f32['select_extrapolated_from']} and scaled to 100+100;"
                      f" training step measured at {f32['train_step_extrapolated_from']} and scaled to 16)")
