@@ -31,5 +31,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-xdist>=3"],
+        # The same-run PyTorch peer of benchmarks/peer.py (benchmarks only; never imported by srim_tf).
+        "peer": ["torch>=2.1"],
     },
 )

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Ours against a PyTorch peer of the authors' SRIM, timed in the same run, by turns (issue 25).
 
-    pip install torch==2.13.0                # the optional benchmark extra (CPU build)
+    pip install -e ".[peer]"                 # the optional benchmark extra: torch (CPU build)
     python benchmarks/peer.py                # paper shapes: 100 + 100 codes, batch 16
     python benchmarks/peer.py --quick        # 10 + 10 codes scaled x10, batch 8 doubled
 
