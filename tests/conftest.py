@@ -11,24 +11,17 @@ SHARED_DATA = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."
 
 
 def tiny_config(**overrides):
-    """`RunSettings` (the flags' defaults, then these) of a model small enough for CPU tests."""
-    from absl import flags
+    """`RunSettings`: the declared defaults, a model small enough for CPU tests, then `overrides`."""
+    from srim_tf.settings import RunSettings
 
-    from srim_tf.cli import flags as srim_flags
-    from srim_tf.training.settings import RunSettings
-
-    if not flags.FLAGS.is_parsed():
-        flags.FLAGS(["pytest"])
-    config = srim_flags.values()
-    config.update(
+    tiny = dict(
         data="builtin", hr_size=32, batch_size=2, patches_per_image=2, channels=8, kernel_size=3,
         num_convs=3, num_lower_samples=4, num_upper_samples=4, sample_chunk=2,
         vgg_weights="random", loss_pixel_weight=1.0, loss_conv2_2_weight=0.0,
-        loss_conv4_4_weight=0.0, selection_pixel_weight=1.0, selection_conv4_4_weight=0.0,
+        loss_conv4_weight=0.0, selection_pixel_weight=1.0, selection_conv4_weight=0.0,
         train_steps=4, learning_rate=1e-3, lr_decay_steps=[], checkpoint_every=2,
         summary_every=2, image_summary_every=2, num_validation_images=2, num_summary_samples=2)
-    config.update(overrides)
-    return RunSettings.from_dict(config)
+    return RunSettings.from_flat(tiny).replace(**overrides)
 
 
 @pytest.fixture
@@ -41,7 +34,7 @@ def triple(rng):
     """A (lr, mid, hr) batch of 3 random-but-smooth images, HR 32x32."""
     import tensorflow as tf
 
-    from srim_tf.data.datasets import to_triple
+    from srim_tf.data.patches import to_triple
 
     coarse = rng.random((3, 8, 8, 3)).astype("float32")
     hr = tf.image.resize(coarse, [32, 32], "bicubic").numpy().clip(0, 1)

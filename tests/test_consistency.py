@@ -86,7 +86,7 @@ def test_exported_signatures_are_consistent_when_exported_so(trained_workdir, tm
     from srim_tf.serving import saved_model as export
 
     generator = checkpoints.load_generator(trained_workdir)[0]
-    path = export.export(generator, str(tmp_path / "srim"), receptive_field=5,
+    path = export.export(generator, str(tmp_path / "srim"),
                          consistency_iterations=consistency.DEFAULT_ITERATIONS)
     loaded = tf.saved_model.load(path)
     images = np.round(_smooth_images(rng, 2, 24, 20) * 255).astype(np.uint8)
@@ -96,7 +96,7 @@ def test_exported_signatures_are_consistent_when_exported_so(trained_workdir, tm
     lr = tf.repeat(tf.constant(images, tf.float32) / 255.0, 2, axis=0)
     psnr = metrics.lr_psnr(tf.constant(out.reshape(4, 96, 80, 3), tf.float32) / 255.0, lr)
     assert np.all(psnr.numpy() > 45.0)
-    assert int(loaded.receptive_field.numpy()) == 5 + consistency.context(8)
+    assert int(loaded.receptive_field.numpy()) == generator.receptive_field + consistency.context(8)
 
 
 @pytest.mark.parametrize("program", ["srim_sample", "srim_eval", "srim_export"])

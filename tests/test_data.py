@@ -8,6 +8,7 @@ import tensorflow as tf
 from PIL import Image
 
 from srim_tf.data import datasets as data
+from srim_tf.data import degradations, patches, scan, sources, tfds_source
 from srim_tf.data.datasets import DataConfig, make_dataset
 
 
@@ -32,7 +33,7 @@ def messy_folder(tmp_path, rng):
 
 
 def test_broken_files_are_skipped_and_counted(messy_folder):
-    report = data.scan_files(data.folder_paths(messy_folder), min_size=32)
+    report = scan.scan_files(sources.folder_paths(messy_folder), min_size=32)
     assert len(report.usable) == 19
     assert sorted(os.path.basename(p) for p in report.corrupt) == ["empty.png", "notes.jpg", "truncated.png"]
     assert [os.path.basename(p) for p in report.too_small] == ["tiny.png"]
@@ -69,7 +70,7 @@ def test_small_images_are_resized_in_resize_mode(messy_folder):
 def test_grey_alpha_and_palette_images_become_8_bit_rgb(mode, tmp_path, rng):
     path = str(tmp_path / f"image_{mode}.png")
     _write_photo(path, rng, mode=mode)
-    image = data.decode_image(tf.io.read_file(path))
+    image = scan.decode_image(tf.io.read_file(path))
     assert image.shape == (40, 48, 3) and image.dtype == tf.uint8
     expected = np.asarray(Image.open(path).convert("RGB"))
     np.testing.assert_array_equal(image.numpy(), expected)
@@ -79,7 +80,7 @@ def test_16_bit_png_is_cut_to_8_bits(tmp_path, rng):
     path = str(tmp_path / "deep.png")
     deep = (rng.random((20, 30, 3)) * 65535).astype(np.uint16)
     tf.io.write_file(path, tf.io.encode_png(deep))
-    image = data.decode_image(tf.io.read_file(path)).numpy()
+    image = scan.decode_image(tf.io.read_file(path)).numpy()
     assert image.dtype == np.uint8
     assert np.abs(image.astype(int) - np.round(deep / 257.0)).max() <= 1
 
@@ -97,21 +98,21 @@ def test_same_seed_same_stream_and_other_seed_other_stream():
 
 
 def test_builtin_source_needs_no_data_and_gives_real_photos():
-    paths = data.builtin_paths()
+    paths = sources.builtin_paths()
     assert len(paths) >= 10
-    assert data.scan_files(paths, min_size=128).usable == paths
+    assert scan.scan_files(paths, min_size=128).usable == paths
 
 
 def test_augment_applies_the_eight_square_symmetries():
     patch = tf.reshape(tf.range(16, dtype=tf.float32), [4, 4, 1])
-    seen = {tuple(data.augment(patch, tf.constant([0, i], tf.int64)).numpy().ravel())
+    seen = {tuple(patches.augment(patch, tf.constant([0, i], tf.int64)).numpy().ravel())
             for i in range(64)}
     assert len(seen) == 8
 
 
 def test_degradations_change_the_lr_and_stay_in_range(rng):
     lr = tf.constant(rng.random((2, 16, 16, 3)).astype("float32"))
-    out = data.degrade(lr, tf.constant([1, 2], tf.int64), ("blur", "jpeg", "noise")).numpy()
+    out = degradations.degrade(lr, tf.constant([1, 2], tf.int64), ("blur", "jpeg", "noise")).numpy()
     assert out.shape == lr.shape and out.min() >= 0 and out.max() <= 1
     assert np.abs(out - lr.numpy()).mean() > 0.01
 
@@ -145,14 +146,14 @@ def test_tfds_source_with_mock_data():
 def test_tfds_class_subset_keeps_per_class_counts():
     examples = {"image": np.zeros((12, 4, 4, 3), np.uint8),
                 "label": np.array([0, 1, 2, 0, 0, 1, 2, 0, 1, 1, 2, 0])}
-    subset = data._class_subset(tf.data.Dataset.from_tensor_slices(examples), (0, 1), 2)
+    subset = tfds_source.class_subset(tf.data.Dataset.from_tensor_slices(examples), (0, 1), 2)
     labels = [int(e["label"]) for e in subset]
     assert labels == [0, 1, 0, 1]
 
 
 def test_scan_details_name_the_skipped_files(messy_folder):
     # The text TensorBoard's `data` tab shows: counts, then the skipped files by name.
-    details = data.scan_files(data.folder_paths(messy_folder), min_size=32).details()
+    details = scan.scan_files(sources.folder_paths(messy_folder), min_size=32).details()
     assert details.startswith("19 usable images, 3 unreadable skipped, 1 smaller")
     for name in ("empty.png", "notes.jpg", "truncated.png", "tiny.png"):
         assert name in details
@@ -161,15 +162,12 @@ def test_scan_details_name_the_skipped_files(messy_folder):
 def test_crop_offsets_differ_for_every_image_and_patch():
     # Pixels encode their own position, so equal crops mean equal offsets. Consecutive
     # images once shared offsets (image c's patch i was image c+1's patch i-1).
-    from srim_tf.data.datasets import DataConfig, _hr_patches
-
     ys, xs = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
     image = tf.constant(np.stack([ys, xs, np.zeros_like(ys)], -1).astype("uint8"))
-    config = DataConfig(hr_size=16, patches_per_image=4)
-    patches = np.concatenate([_hr_patches(image, tf.constant([0, c], tf.int64), config).numpy()
-                              for c in range(3)])
-    corners = {(p[0, 0, 0], p[0, 0, 1]) for p in patches}
-    assert len(corners) == len(patches) == 12
+    crops = np.concatenate([patches.hr_patches(image, tf.constant([0, c], tf.int64), 16, "crop", 4).numpy()
+                            for c in range(3)])
+    corners = {(p[0, 0, 0], p[0, 0, 1]) for p in crops}
+    assert len(corners) == len(crops) == 12
 
 
 def test_validation_images_are_held_out_of_training(tmp_path):

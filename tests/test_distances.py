@@ -7,24 +7,24 @@ from srim_tf.training.distances import Distance
 
 def _features(rng, n):
     return {"pixels": rng.random((n, 8, 8, 3)).astype("float32"),
-            "conv4_4": rng.standard_normal((n, 4, 4, 16)).astype("float32")}
+            "conv4": rng.standard_normal((n, 4, 4, 16)).astype("float32")}
 
 
 @pytest.mark.parametrize("kind", ["l1", "l2"])
 def test_exact_distance_is_the_weighted_sum_of_per_layer_means(kind, rng):
     a, b = _features(rng, 3), _features(rng, 3)
-    d = Distance({"pixels": 2.0, "conv4_4": 0.5}, kind).paired(a, b).numpy()
+    d = Distance({"pixels": 2.0, "conv4": 0.5}, kind).paired(a, b).numpy()
     p = 1 if kind == "l1" else 2
     expected = sum(w * (np.abs(a[k] - b[k]) ** p).mean(axis=(1, 2, 3))
-                   for k, w in (("pixels", 2.0), ("conv4_4", 0.5)))
+                   for k, w in (("pixels", 2.0), ("conv4", 0.5)))
     np.testing.assert_allclose(d, expected, rtol=1e-5)
 
 
 @pytest.mark.parametrize("projection", ["gaussian", "sparse"])
 def test_projected_distances_approximate_exact_ones(projection, rng):
     samples, targets = _features(rng, 4 * 16), _features(rng, 4)
-    exact = Distance({"pixels": 1.0, "conv4_4": 0.1}, "l2")
-    projected = Distance({"pixels": 1.0, "conv4_4": 0.1}, "l2", projection, 1000, seed=3)
+    exact = Distance({"pixels": 1.0, "conv4": 0.1}, "l2")
+    projected = Distance({"pixels": 1.0, "conv4": 0.1}, "l2", projection, 1000, seed=3)
     e = exact.to_targets(samples, targets, 16).numpy()
     p = projected.to_targets(samples, targets, 16).numpy()
     assert p.shape == e.shape == (4, 16)
@@ -40,8 +40,8 @@ def test_projected_selection_agrees_with_exact_selection_on_most_inputs(projecti
     samples = {k: (np.repeat(v, m, axis=0) + scales.reshape(-1, 1, 1, 1)
                    * rng.standard_normal((batch * m,) + v.shape[1:])).astype("float32")
                for k, v in targets.items()}
-    exact = Distance({"pixels": 1.0, "conv4_4": 1.0}, "l2").to_targets(samples, targets, m)
-    projected = Distance({"pixels": 1.0, "conv4_4": 1.0}, "l2", projection, 1000).to_targets(
+    exact = Distance({"pixels": 1.0, "conv4": 1.0}, "l2").to_targets(samples, targets, m)
+    projected = Distance({"pixels": 1.0, "conv4": 1.0}, "l2", projection, 1000).to_targets(
         samples, targets, m)
     agreement = np.mean(np.argmin(exact, axis=1) == np.argmin(projected, axis=1))
     assert agreement >= 0.8

@@ -119,13 +119,11 @@ def test_seeds_equal_mod_2_to_the_32_draw_different_samples(exported):
 
 
 def test_signatures_tile_in_graph_and_equal_the_untiled_model(trained_workdir, tmp_path):
-    from srim_tf.inference.tiling import receptive_field
-
     generator = load_generator(trained_workdir)[0]
-    margin = receptive_field(generator.num_convs, generator.kernel_size)
-    path = export.export(generator, str(tmp_path / "srim"), tile_size=8, receptive_field=margin)
+    path = export.export(generator, str(tmp_path / "srim"), tile_size=8)
     loaded = tf.saved_model.load(path)
     assert int(loaded.tile_size.numpy()) == 8
+    assert int(loaded.receptive_field.numpy()) == generator.receptive_field
     images = np.random.default_rng(0).integers(0, 256, (2, 19, 27, 3), dtype=np.uint8)
     served = loaded.signatures["samples"](
         images=tf.constant(images), num_samples=tf.constant(2, tf.int64),

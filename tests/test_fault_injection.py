@@ -18,8 +18,8 @@ TRAIN_STEPS = 150
 FLAGS = ["--data=builtin", "--hr_size=16", "--batch_size=2", "--patches_per_image=2",
          "--channels=4", "--kernel_size=3", "--num_convs=2", "--num_lower_samples=2",
          "--num_upper_samples=2", "--sample_chunk=2", "--vgg_weights=random",
-         "--loss_conv2_2_weight=0", "--loss_conv4_4_weight=0", "--loss_pixel_weight=1",
-         "--selection_pixel_weight=1", "--selection_conv4_4_weight=0", "--lr_decay_steps=",
+         "--loss_conv2_2_weight=0", "--loss_conv4_weight=0", "--loss_pixel_weight=1",
+         "--selection_pixel_weight=1", "--selection_conv4_weight=0", "--lr_decay_steps=",
          "--num_validation_images=1", "--num_summary_samples=1", "--summary_every=1000",
          "--image_summary_every=1000", "--checkpoint_every=1", "--keep_checkpoints=2",
          f"--train_steps={TRAIN_STEPS}"]

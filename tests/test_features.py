@@ -11,9 +11,9 @@ def test_features_are_pre_activations_at_the_right_resolutions(rng):
     features = FeatureExtractor(trunk)(rng.random((2, 32, 48, 3)).astype("float32"))
     assert features["pixels"].shape == (2, 32, 48, 3)
     assert features["conv2_2"].shape == (2, 16, 24, 128)
-    assert features["conv4_4"].shape == (2, 4, 6, 512)
+    assert features["conv4"].shape == (2, 4, 6, 512)
     # Before the ReLU: negative values survive.
-    assert np.asarray(features["conv2_2"]).min() < 0 and np.asarray(features["conv4_4"]).min() < 0
+    assert np.asarray(features["conv2_2"]).min() < 0 and np.asarray(features["conv4"]).min() < 0
 
 
 def test_random_weights_are_seeded():
@@ -41,7 +41,7 @@ def test_caffe_preprocessing_feeds_the_trunk(monkeypatch):
 
     def trunk(x):
         seen["x"] = np.asarray(x)
-        return {"conv2_2": x, "conv4_4": x}
+        return {"conv2_2": x, "conv4": x}
 
     FeatureExtractor(trunk, ("conv2_2",))(np.ones((1, 2, 2, 3), "float32"))
     # White in [0, 1] -> 255, RGB -> BGR, ImageNet BGR mean subtracted.

@@ -43,8 +43,12 @@ def test_tiles_without_context_margin_do_show_seams(sampler, rng):
 
 
 def test_receptive_field_of_the_paper_network():
+    from srim_tf.model.generator import SRIMGenerator
+    from srim_tf.settings import GeneratorSettings
+
     # 9 convs of 5x5 per stage: 18 px at 2x (9 LR px) + 18 px at 4x (4.5 LR px) + 2.
-    assert tiling.receptive_field(9, 5) == 16
+    generator = SRIMGenerator(GeneratorSettings(channels=4, kernel_size=5, num_convs=9))
+    assert generator.receptive_field == 16 and generator.scale == 4
 
 
 def _write(path, array, mode=None):

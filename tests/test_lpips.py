@@ -53,9 +53,9 @@ def test_vgg16_trunk_holds_torchvision_weights_and_convention():
                                                     [-0.5831, 0.3566, 0.7657],
                                                     [-0.6902, -0.0480, 0.4841]], atol=1e-4)
     np.testing.assert_allclose(bias[:4], [0.4034, 0.3778, 0.4644, -0.3228], atol=1e-4)
-    features = FeatureExtractor(trunk, ("conv2_2", "conv4_4"))(np.zeros((1, 32, 48, 3), "float32"))
+    features = FeatureExtractor(trunk, ("conv2_2", "conv4"))(np.zeros((1, 32, 48, 3), "float32"))
     assert features["conv2_2"].shape == (1, 16, 24, 128)
-    assert features["conv4_4"].shape == (1, 4, 6, 512)  # VGG16's conv4_3 stands for conv4_4
+    assert features["conv4"].shape == (1, 4, 6, 512)  # VGG16: conv4 is its conv4_3
     # conv2_2 equals LPIPS-VGG's relu2_2 before its ReLU: same weights, same convention.
     image = _example("ref")
     relu2_2 = LPIPS("vgg").backbone(((image * 2 - 1) - np.array([-0.030, -0.088, -0.188]))

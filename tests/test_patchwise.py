@@ -82,9 +82,9 @@ def test_each_layer_is_put_on_the_patch_grid_at_its_own_resolution():
     assert odd.shape == (1, 4, 4, 1) and 0 <= odd.min() and odd.max() <= 8
     # Two layers at different resolutions add up patch by patch.
     distances = patchwise.patch_distances(
-        Distance({"pixels": 1.0, "conv4_4": 1.0}),
-        {"pixels": tf.ones((2, 8, 8, 3)), "conv4_4": tf.ones((2, 1, 1, 4))},
-        {"pixels": tf.zeros((1, 8, 8, 3)), "conv4_4": tf.zeros((1, 1, 1, 4))}, 2, (4, 4))
+        Distance({"pixels": 1.0, "conv4": 1.0}),
+        {"pixels": tf.ones((2, 8, 8, 3)), "conv4": tf.ones((2, 1, 1, 4))},
+        {"pixels": tf.zeros((1, 8, 8, 3)), "conv4": tf.zeros((1, 1, 1, 4))}, 2, (4, 4))
     np.testing.assert_allclose(distances, np.full((1, 2, 4, 4), 2.0))
 
 
@@ -95,8 +95,8 @@ def test_patchwise_vgg_and_lpips_selection_run_through_srim_train(tmp_path):
 
     from tests.test_train_program import ROOT, TINY_FLAGS
 
-    for name, extra in (("vgg16", ["--feature_net=vgg16", "--selection_conv4_4_weight=1"]),
-                        ("vgg19", ["--selection_conv4_4_weight=1", "--selection_pixel_weight=0"]),
+    for name, extra in (("vgg16", ["--feature_net=vgg16", "--selection_conv4_weight=1"]),
+                        ("vgg19", ["--selection_conv4_weight=1", "--selection_pixel_weight=0"]),
                         ("lpips", ["--selection_lpips_weight=1", "--selection_pixel_weight=0",
                                    "--hr_size=64"])):
         run = subprocess.run(
@@ -162,7 +162,7 @@ def test_patchwise_selection_trains_through_srim_train(tmp_path):
 
 
 def test_patches_of_a_crop_taller_than_wide_each_take_one_drawn_sample(rng):
-    from srim_tf.data.datasets import to_triple
+    from srim_tf.data.patches import to_triple
     from srim_tf.model.features import FeatureExtractor
     from srim_tf.model.generator import SRIMGenerator
     from srim_tf.training import selection

@@ -52,8 +52,8 @@ def test_training_and_export_print_no_tensorflow_banner_png_warnings_or_renames(
                      "--batch_size=2", "--patches_per_image=1", "--channels=4", "--kernel_size=3",
                      "--num_convs=2", "--num_lower_samples=2", "--num_upper_samples=2",
                      "--sample_chunk=2", "--vgg_weights=random", "--loss_conv2_2_weight=0",
-                     "--loss_conv4_4_weight=0", "--loss_pixel_weight=1",
-                     "--selection_pixel_weight=1", "--selection_conv4_4_weight=0",
+                     "--loss_conv4_weight=0", "--loss_pixel_weight=1",
+                     "--selection_pixel_weight=1", "--selection_conv4_weight=0",
                      "--lr_decay_steps=", "--num_validation_images=1", "--num_summary_samples=1",
                      "--train_steps=2", "--checkpoint_every=1", "--summary_every=1",
                      "--image_summary_every=2")

@@ -85,7 +85,7 @@ def clone(tmp_path_factory):
     top = tmp_path_factory.mktemp("clone")
     path = top / "srim_tf"
     path.mkdir()
-    for name in ("bin", "configs", "benchmarks", "srim_tf", "README.md"):
+    for name in ("bin", "configs", "benchmarks", "studies", "tools", "srim_tf", "README.md"):
         os.symlink(os.path.join(ROOT, name), path / name)
     if os.path.isdir(SHARED):
         os.symlink(SHARED, top / "shared")

@@ -139,7 +139,7 @@ def test_bad_images_name_shape_channels_or_dtype(bad, match):
 
 
 def test_bfloat16_selection_chooses_nearly_the_best_float32_sample(rng):
-    from srim_tf.data.datasets import to_triple
+    from srim_tf.data.patches import to_triple
 
     coarse = rng.random((16, 4, 4, 3)).astype("float32")
     hr = tf.image.resize(coarse, [32, 32], "bicubic").numpy().clip(0, 1)
@@ -209,7 +209,7 @@ def test_jitter_adds_std_times_a_normal_drawn_from_each_inputs_seed():
 
 @pytest.mark.parametrize("mode", ["hierarchical", "joint"])
 def test_codes_have_the_shape_of_each_stage_on_crops_taller_than_wide(mode, rng):
-    from srim_tf.data.datasets import to_triple
+    from srim_tf.data.patches import to_triple
 
     hr = tf.constant(rng.random((2, 48, 24, 3)).astype("float32"))
     lr, mid, hr = to_triple(hr)  # LR 12 x 6

@@ -64,4 +64,4 @@ def test_perceptual_settings_that_cannot_work_are_refused_with_the_accepted_valu
         tiny_config(selection_lpips_weight=1.0, hr_size=64, selection_distance="l1").check()
     # The check used to refuse an odd patch with conv4 selection; now each layer is put on
     # the grid at its own resolution, so any divisor of the LR side is accepted.
-    tiny_config(selection_patch=1, selection_conv4_4_weight=1.0).check()
+    tiny_config(selection_patch=1, selection_conv4_weight=1.0).check()

@@ -65,7 +65,7 @@ def test_srim_export_writes_a_tflite_file_of_the_pretrained_model(tmp_path, rng)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == path
     generator = load_pretrained()
-    inputs = _inputs(rng, 8, 6, generator.noise_channels)
+    inputs = _inputs(rng, 8, 6, generator.settings.noise_channels)
     expected = generator([inputs["lr"], inputs["z_lo"], inputs["z_up"]]).numpy()
     with open(path, "rb") as f:
         output = _run_tflite(f.read(), inputs)

@@ -24,8 +24,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_FLAGS = ["--data=builtin", "--hr_size=32", "--batch_size=2", "--patches_per_image=2",
               "--channels=8", "--kernel_size=3", "--num_convs=3", "--num_lower_samples=3",
               "--num_upper_samples=3", "--sample_chunk=3", "--vgg_weights=random",
-              "--loss_conv2_2_weight=0", "--loss_conv4_4_weight=0", "--loss_pixel_weight=1",
-              "--selection_pixel_weight=1", "--selection_conv4_4_weight=0", "--lr_decay_steps=",
+              "--loss_conv2_2_weight=0", "--loss_conv4_weight=0", "--loss_pixel_weight=1",
+              "--selection_pixel_weight=1", "--selection_conv4_weight=0", "--lr_decay_steps=",
               "--num_validation_images=2", "--num_summary_samples=2"]
 
 
@@ -43,7 +43,7 @@ def test_training_writes_summaries_checkpoints_and_resumes_to_the_same_total(tmp
     workdir = str(tmp_path / "run")
     # A little VGG in the loss, so the random-weights warning must appear.
     first = _run(workdir, "--train_steps=4", "--checkpoint_every=2", "--summary_every=2",
-                 "--image_summary_every=4", "--loss_conv4_4_weight=0.01")
+                 "--image_summary_every=4", "--loss_conv4_weight=0.01")
     assert first.returncode == 0, first.stderr[-3000:]
     assert _steps(workdir) == 4
 
@@ -62,7 +62,7 @@ def test_training_writes_summaries_checkpoints_and_resumes_to_the_same_total(tmp
     assert (int(height), int(width)) == (64, 160)
     assert tf.io.decode_png(png).shape == (64, 160, 3)
 
-    more = _run(workdir, "--train_steps=6", "--checkpoint_every=2", "--loss_conv4_4_weight=0.01", "--summary_every=2",
+    more = _run(workdir, "--train_steps=6", "--checkpoint_every=2", "--loss_conv4_weight=0.01", "--summary_every=2",
                 "--image_summary_every=100")
     assert more.returncode == 0, more.stderr[-3000:]
     assert "Resumed from" in more.stderr

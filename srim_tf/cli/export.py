@@ -1,80 +1,92 @@
 """srim_export: writes a TF Serving SavedModel (EXPORT_DIR/<version>/) from a trained model.
 
-Usage: srim_export --workdir=WORKDIR --export_dir=/models/srim [--version=N]
-       srim_export --workdir=WORKDIR --tflite=srim.tflite [--tflite_lr_size=64,64]
+Usage: srim_export --model=WORKDIR --export_dir=/models/srim [--version=N]
+       srim_export --model=WORKDIR --tflite=srim.tflite [--tflite_lr_size=64,64]
+       srim_export --model=WORKDIR --pretrained_dir=my_model
 """
 
-from absl import app, flags, logging
+import dataclasses
+from typing import Optional, Tuple
 
-from srim_tf.serving import saved_model
-from srim_tf.cli import flag_checks
-from srim_tf.serving import tflite
-from srim_tf.inference.tiling import receptive_field
-from srim_tf.model.checkpoints import load_generator
-from srim_tf.model.pretrained import load_pretrained, save_pretrained, shipped_dir
-from srim_tf.cli import inference_flags, runner
+from absl import app, logging
 
-flags.DEFINE_string("workdir", None, "A srim_train workdir or checkpoint; 'pretrained' for the shipped model.")
-flags.DEFINE_string("export_dir", None, "Model base path for TF Serving.")
-flags.DEFINE_integer("version", None, "Version folder (default: the next integer).")
-flags.DEFINE_float("noise_scale", 0.0, "Noise scale of serving_default and encoded (0: deterministic).")
-flags.DEFINE_integer("max_input_pixels", 1024 * 1024, "Largest input height * width accepted.")
-flags.DEFINE_integer("max_request_pixels", 1024 * 1024,
-                     "Largest total work of one request, images x num_samples x height x width"
-                     " (the sum of height x width for `encoded`): bounds a request's input and output.")
-flags.DEFINE_integer("tile_size", saved_model.DEFAULT_TILE_SIZE,
-                     "LR tile side the signatures compute in, one tile at a time: sets the model's"
-                     " peak memory per request, whatever the request's size.")
-flags.DEFINE_string("pretrained_dir", None,
-                    "Instead of a SavedModel, write the generator as a pretrained-model folder"
-                    " (weights + config.json), as shipped in srim_tf/pretrained/.")
-flags.DEFINE_string("tflite", None,
-                    "Instead of a SavedModel, write the generator as a TensorFlow Lite file"
-                    " (PATH.tflite) for on-device sampling: inputs lr, z_lo, z_up (noise), output hr.")
-flags.DEFINE_list("tflite_lr_size", [],
-                  "height,width of the LR input the .tflite file is fixed to (empty: any size).")
-FLAGS = flags.FLAGS
-flags.adopt_module_key_flags(inference_flags)
-flag_checks.noise_scale()
-flag_checks.at_least("max_input_pixels", 1)
-flag_checks.at_least("version", 1)
-flag_checks.at_least("tile_size", 1)
-flags.register_validator("max_request_pixels", lambda v: 1 <= v <= saved_model.MAX_REQUEST_PIXELS_LIMIT,
-                         message=f"must be in [1, {saved_model.MAX_REQUEST_PIXELS_LIMIT}]")
+from srim_tf.cli import runner, settings_flags
+from srim_tf.cli.inference_settings import InferenceSettings, noise_scale_setting
+from srim_tf.model.loading import load_generator
+from srim_tf.model.pretrained import save_pretrained
+from srim_tf.serving import saved_model, tflite
+from srim_tf.serving.requests import MAX_REQUEST_PIXELS_LIMIT
+from srim_tf.settings import setting
+
+# Old names of srim_export's flags: --model was --workdir (it takes any model), and
+# --serving_tile_size --tile_size (srim_sample's --tile_size is another tile).
+RENAMED = {"workdir": "model", "tile_size": "serving_tile_size"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportSettings(InferenceSettings):
+    """What srim_export writes; each field is its flag. One of export_dir, pretrained_dir and
+    tflite names the output."""
+
+    export_dir: Optional[str] = setting(None, "Model base path for TF Serving.")
+    version: Optional[int] = setting(None, "Version folder (default: the next integer).", minimum=1)
+    noise_scale: float = noise_scale_setting(0.0)
+    max_input_pixels: int = setting(1024 * 1024, "Largest input height * width accepted.", minimum=1)
+    max_request_pixels: int = setting(
+        1024 * 1024, "Largest total work of one request, images x num_samples x height x width (the"
+        " sum of height x width for `encoded`): bounds a request's input and output.",
+        minimum=1, maximum=MAX_REQUEST_PIXELS_LIMIT)
+    serving_tile_size: int = setting(
+        saved_model.SERVING_TILE_SIZE, "LR tile side the signatures compute in, one tile at a time:"
+        " sets the model's peak memory per request, whatever the request's size. Was --tile_size.",
+        minimum=1)
+    pretrained_dir: Optional[str] = setting(
+        None, "Instead of a SavedModel, write the generator as a pretrained-model folder (weights +"
+        " config.json), as shipped in srim_tf/pretrained/.")
+    tflite: Optional[str] = setting(
+        None, "Instead of a SavedModel, write the generator as a TensorFlow Lite file (PATH.tflite)"
+        " for on-device sampling: inputs lr, z_lo, z_up (noise), output hr.")
+    tflite_lr_size: Tuple[int, ...] = setting(
+        (), "height,width of the LR input the .tflite file is fixed to (empty: any size).", minimum=1,
+        check=(lambda v: len(v) in (0, 2), "empty or two numbers, height,width"))
+
+    def __post_init__(self):
+        super().__post_init__()
+        outputs = [self.export_dir, self.pretrained_dir, self.tflite]
+        if sum(bool(o) for o in outputs) != 1:
+            raise runner.CommandLineError("Give one of --export_dir, --pretrained_dir and --tflite.")
+        if self.precision not in (None, "float32") and not self.export_dir:
+            raise runner.CommandLineError(
+                "--precision applies to SavedModel exports (--export_dir); weights folders and"
+                f" .tflite files are float32. Received: --precision={self.precision}")
+
+
+def export_model(settings):
+    """srim_export's work: writes what `settings` names; returns the path written."""
+    loaded = load_generator(settings.model)
+    if settings.pretrained_dir:
+        save_pretrained(loaded.generator, loaded.config, settings.pretrained_dir, loaded.checkpoint)
+        return settings.pretrained_dir
+    if settings.tflite:
+        return tflite.write_tflite(loaded.generator, settings.tflite, list(settings.tflite_lr_size))
+    path = saved_model.export(loaded.generator, settings.export_dir, settings.version,
+                              settings.noise_scale, settings.max_input_pixels,
+                              settings.max_request_pixels, settings.consistency_iterations,
+                              settings.precision or "float32", settings.serving_tile_size)
+    logging.info("Exported %s", path)
+    return path
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    if not FLAGS.workdir or not (FLAGS.export_dir or FLAGS.pretrained_dir or FLAGS.tflite):
-        raise app.UsageError("--workdir and --export_dir (or --pretrained_dir or --tflite) are required.")
-    if FLAGS.precision != "float32" and (FLAGS.pretrained_dir or FLAGS.tflite):
-        raise app.UsageError("--precision applies to SavedModel exports (--export_dir); weights"
-                             " folders and .tflite files are float32. Received:"
-                             f" --precision={FLAGS.precision}")
-    if FLAGS.pretrained_dir:
-        generator, config, checkpoint = load_generator(FLAGS.workdir)
-        save_pretrained(generator, config, FLAGS.pretrained_dir, checkpoint)
-        print(FLAGS.pretrained_dir)
-        return
-    if shipped_dir(FLAGS.workdir):
-        generator = load_pretrained(shipped_dir(FLAGS.workdir))
-    else:
-        generator = load_generator(FLAGS.workdir)[0]
-    if FLAGS.tflite:
-        print(tflite.write_tflite(generator, FLAGS.tflite, FLAGS.tflite_lr_size))
-        return
-    path = saved_model.export(generator, FLAGS.export_dir, FLAGS.version, FLAGS.noise_scale,
-                         FLAGS.max_input_pixels,
-                         receptive_field(generator.num_convs, generator.kernel_size),
-                         FLAGS.max_request_pixels,
-                         inference_flags.consistency_iterations(),
-                         FLAGS.precision, FLAGS.tile_size)
-    logging.info("Exported %s", path)
-    print(path)
+    values = settings_flags.flag_values_of(ExportSettings, RENAMED)
+    print(export_model(ExportSettings(**values)))
 
 
 def run():
+    settings_flags.define_flags(ExportSettings, __name__)
+    settings_flags.define_renamed(ExportSettings, RENAMED, __name__)
     runner.run(main)
 
 

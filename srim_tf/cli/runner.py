@@ -19,6 +19,12 @@ from srim_tf.cli import quiet, usage
 FAILURES = (ValueError, OSError, FloatingPointError, tf.errors.OpError)
 
 
+class CommandLineError(ValueError):
+    """A program body's refusal of what the command line asked for (exit status 2, as a bad
+    flag): no inputs found, an output path that would lose a file. In-process callers get
+    a `ValueError`."""
+
+
 def fail(code, message):
     """Writes `<program>: error: <message>` and exits with `code`."""
     name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "srim"
@@ -46,7 +52,7 @@ def run(main):
         signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
         try:
             return main(argv)
-        except app.UsageError as error:
+        except (app.UsageError, CommandLineError) as error:
             fail(2, str(error))
         except FAILURES as error:
             fail(1, errors.one_line(error))

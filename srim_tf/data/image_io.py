@@ -9,7 +9,10 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
-from srim_tf.data.datasets import IMAGE_EXTENSIONS
+from srim_tf import safe_files
+
+# The files read as images: by training's folder sources and by the programs' inputs.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
 @dataclasses.dataclass
@@ -87,8 +90,9 @@ def _png_chunk(kind, data):
 class PngWriter:
     """Writes one PNG band of rows at a time, so memory stays at a band whatever the size.
 
-    The file appears only when every row is written: it is written to `<path>.partial`,
-    renamed at `close()`, and removed by `abort()` (or when the `with` block fails).
+    The file appears only when every row is written: it is written to a temporary beside
+    it (`safe_files.temporary_path`), renamed at `close()`, and removed by `abort()` (or
+    when the `with` block fails).
 
     Args:
         path: the PNG to write.
@@ -107,7 +111,7 @@ class PngWriter:
         header = struct.pack(">IIBBBBB", width, height, depth, _PNG_COLOUR_TYPES[channels], 0, 0, 0)
         self._compressor = zlib.compressobj(_ZLIB_LEVEL)
         self._previous = np.zeros((1, width * channels * depth // 8), np.uint8)  # above row 0
-        self._temporary = path + ".partial"
+        self._temporary = safe_files.temporary_path(path)
         self._file = open(self._temporary, "wb")
         self._file.write(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header))
 

@@ -19,7 +19,9 @@ from srim_tf import errors
 from srim_tf.evaluation import metrics
 from srim_tf.data.image_io import expand_inputs, read_image
 from srim_tf.inference.outputs import to_grey
-from srim_tf.inference.tiling import DEFAULT_TILE_SIZE, SCALE, super_resolve_image
+from srim_tf.inference.samplers import Sampler
+from srim_tf.inference.tiling import SAMPLING_TILE_SIZE, super_resolve_image
+from srim_tf.model.generator import SCALE
 from srim_tf.data.resize import bicubic_downsample, bicubic_upsample
 
 BORDER = SCALE
@@ -81,7 +83,7 @@ def _measure(outputs, hr, lr, lpips_network=None):
     return values
 
 
-def evaluate_image(method, path, num_samples=10, seed=0, tile_size=DEFAULT_TILE_SIZE,
+def evaluate_image(method: "str | Sampler", path, num_samples=10, seed=0, tile_size=SAMPLING_TILE_SIZE,
                    lpips_network=None, relative_path=None):
     """Metrics of one HR image for `method` ("bicubic", "folder:PATH" or a sampler); LPIPS
     ones when `lpips_network` (an `lpips.LPIPS`) is given. "folder:PATH" reads the SR image
@@ -115,8 +117,8 @@ def evaluate_image(method, path, num_samples=10, seed=0, tile_size=DEFAULT_TILE_
     return values
 
 
-def evaluate(method, hr_dirs, num_samples=10, seed=0, tile_size=DEFAULT_TILE_SIZE, show_progress=True,
-             lpips_network=None):
+def evaluate(method: "str | Sampler", hr_dirs, num_samples=10, seed=0, tile_size=SAMPLING_TILE_SIZE,
+             show_progress=True, lpips_network=None):
     """Evaluates every image of every HR folder (LPIPS too when `lpips_network` is given).
 
     An image that cannot be read or measured (a broken file, too small, no matching SR

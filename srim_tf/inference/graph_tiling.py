@@ -12,8 +12,7 @@ only one tile's activations are alive at a time, beside the request's input and 
 import tensorflow as tf
 
 from srim_tf.inference.sampling import one_sample
-
-SCALE = 4
+from srim_tf.model.generator import SCALE
 
 
 def _tile_of(generator, image, k, seed, noise_scale, offset, consistency_iterations,
@@ -60,7 +59,7 @@ def _image_sample(generator, image, k, seed, noise_scale, offset, consistency_it
 
 
 def tiled_super_resolve(generator, lr, num_samples, seed, noise_scale, offset=(0, 0),
-                        consistency_iterations=0, margin=16, tile=128):
+                        consistency_iterations=0, *, margin, tile):
     """`sampling.super_resolve_with`, one image, sample and tile at a time.
 
     Args:

@@ -1,26 +1,52 @@
 """One interface over the places a trained generator can come from.
 
-A sampler maps float LR windows `[N, h, w, 3]` in [0, 1] to `[N, K, 4h, 4w, 3]` samples,
-with position-addressed noise so tiles of one image agree. `load_sampler` accepts:
-    "pretrained"       the small model shipped inside the package (srim_tf/pretrained/);
-    "pretrained_psnr"  the pixel-trained one (srim_tf/pretrained_psnr/)
-    a workdir          the newest checkpoint of a srim_train run
-    a checkpoint       a prefix such as WORKDIR/checkpoints/ckpt-1000
-    a SavedModel       an srim_export version folder, or its parent (newest version)
+A `Sampler` maps float LR windows `[N, h, w, 3]` in [0, 1] to `[N, K, 4h, 4w, 3]` samples,
+with position-addressed noise so tiles of one image agree. `load_sampler` accepts every
+model name `model.loading.load_generator` does; a SavedModel samples through its own
+signatures, computing as it was exported.
 """
 
-import os
+from typing import Protocol
 
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from srim_tf.model import checkpoints
+from srim_tf.model import loading
 from srim_tf.inference import consistency
 from srim_tf import checks
 from srim_tf.model.precision import INFERENCE_PRECISIONS, in_precision
 from srim_tf.inference.sampling import super_resolve_with
-from srim_tf.inference.tiling import receptive_field
-from srim_tf.model.pretrained import load_pretrained, shipped_dir
+
+
+class Sampler(Protocol):
+    """What `tiling`, `evaluate` and the programs take: `GeneratorSampler`,
+    `SavedModelSampler` or `ConsistentSampler`.
+
+    Attributes:
+        description: what the samples come from, for logs and reports.
+        receptive_field: LR pixels of context per side an output pixel depends on; tiles
+            given this much context equal the untiled output.
+    """
+
+    description: str
+    receptive_field: int
+
+    def __call__(self, lr, num_samples: int, seed: int, noise_scale: float,
+                 offset=(0, 0)) -> np.ndarray:
+        """Samples of LR windows.
+
+        Args:
+            lr: float32 `[N, h, w, 3]` in [0, 1].
+            num_samples: K >= 1.
+            seed: the noise seed; the same seed gives the same samples.
+            noise_scale: 0 for the deterministic output, 1 for the training distribution.
+            offset: `(y, x)` of the window in a larger image, which addresses the noise.
+
+        Returns:
+            float32 `[N, K, 4h, 4w, 3]` in [0, 1].
+        """
+        ...
 
 
 class GeneratorSampler:
@@ -30,7 +56,7 @@ class GeneratorSampler:
         self.generator = generator
         self.precision = precision
         self.description = description if precision == "float32" else f"{description}, in {precision}"
-        self.receptive_field = receptive_field(generator.num_convs, generator.kernel_size)
+        self.receptive_field = generator.receptive_field
         computing = in_precision(generator, precision)
         self._run = tf.function(
             lambda lr, k, seed, scale, offset: super_resolve_with(
@@ -77,18 +103,6 @@ class SavedModelSampler:
                          offset=tf.constant(offset, tf.int32))["samples"].numpy()
 
 
-def _saved_model_dir(path):
-    if os.path.isfile(os.path.join(path, "saved_model.pb")):
-        return path
-    if os.path.isdir(path):
-        versions = sorted((int(n) for n in os.listdir(path) if n.isdigit()), reverse=True)
-        for version in versions:
-            candidate = os.path.join(path, str(version))
-            if os.path.isfile(os.path.join(candidate, "saved_model.pb")):
-                return candidate
-    return None
-
-
 class ConsistentSampler:
     """Another sampler's outputs back-projected onto their input (`consistency.py`).
 
@@ -96,7 +110,7 @@ class ConsistentSampler:
     agree with untiled ones.
     """
 
-    def __init__(self, sampler, iterations=consistency.DEFAULT_ITERATIONS):
+    def __init__(self, sampler: Sampler, iterations=consistency.DEFAULT_ITERATIONS):
         self.sampler, self.iterations = sampler, iterations
         self.description = f"{sampler.description}, LR-consistent ({iterations} back-projections)"
         self.receptive_field = sampler.receptive_field + consistency.context(iterations)
@@ -112,7 +126,7 @@ class ConsistentSampler:
         return projected.numpy().reshape(samples.shape)
 
 
-def load_sampler(spec="pretrained", flag="model", consistency_iterations=0, precision=None):
+def load_sampler(spec="pretrained", flag="model", consistency_iterations=0, precision=None) -> Sampler:
     """A sampler for `spec` (see the module docstring); `ValueError` naming it (as the
     program's `--flag`) if none fits. `consistency_iterations` > 0 back-projects its
     outputs onto their inputs (`ConsistentSampler`, in float32). `precision` is what the
@@ -131,14 +145,11 @@ def load_sampler(spec="pretrained", flag="model", consistency_iterations=0, prec
 
 
 def _load_sampler(spec, flag, precision):
-    if shipped_dir(spec):
-        return GeneratorSampler(load_pretrained(shipped_dir(spec)), f"shipped model {spec}",
-                                precision or "float32")
-    saved_model = _saved_model_dir(spec)
-    if saved_model:
+    saved_model = loading.saved_model_dir(spec)
+    if saved_model:  # Its signatures, computing as exported.
         return SavedModelSampler(saved_model, precision)
-    if checkpoints.latest_checkpoint(spec):
-        generator, _, checkpoint = checkpoints.load_generator(spec)
-        return GeneratorSampler(generator, f"checkpoint {checkpoint}", precision or "float32")
-    raise ValueError("Unknown model. Expected 'pretrained', 'pretrained_psnr', a srim_train workdir, a checkpoint"
-                     f" prefix, or an exported SavedModel. Received: --{flag}={spec}")
+    try:
+        loaded = loading.load_generator(spec)
+    except ValueError as error:
+        raise ValueError(f"{error} (--{flag})") from error
+    return GeneratorSampler(loaded.generator, loaded.description, precision or "float32")

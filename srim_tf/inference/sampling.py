@@ -45,7 +45,7 @@ def one_sample(generator, lr, k, seed, noise_scale, offset=(0, 0), consistency_i
     """Sample `k` of every LR image in `lr` (as `super_resolve_with`): `[N, 4h, 4w, 3]`."""
     shape = tf.shape(lr)
     batch, height, width = shape[0], shape[1], shape[2]
-    channels = generator.noise_channels
+    channels = generator.settings.noise_channels
     y0, x0 = offset
     z_lo = noise.positional_normal(seed, k, 0, 2 * y0, 2 * x0, 2 * height, 2 * width, channels)
     z_up = noise.positional_normal(seed, k, 1, 4 * y0, 4 * x0, 4 * height, 4 * width, channels)

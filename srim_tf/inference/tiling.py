@@ -16,29 +16,22 @@ import math
 
 import numpy as np
 
-SCALE = 4
-# Tile core in LR pixels. 192, not 256: as fast within the noise in float32 and bfloat16
-# (0.97x and 1.03x by turns), and float32 tiles take 0.36 GB less memory, which keeps
-# srim_sample under 2 GB on a 3000x3000 input with K = 3 (benchmarks/README.md).
-DEFAULT_TILE_SIZE = 192
+from srim_tf.inference.samplers import Sampler
+from srim_tf.model.generator import SCALE
 
-
-def receptive_field(num_convs, kernel_size):
-    """LR pixels of context a 4x output pixel depends on, on each side (rounded up).
-
-    The lower stage's convolutions reach `num_convs * (k - 1) / 2` pixels at 2x, the
-    upper stage's as many at 4x, and each bilinear upsampling one more input pixel.
-    """
-    reach = num_convs * (kernel_size - 1) / 2
-    return math.ceil(reach / 2 + reach / 4 + 2)
+# Tile core in LR pixels of srim_sample and srim_eval (a SavedModel's in-graph tile is
+# `saved_model.SERVING_TILE_SIZE`). 192, not 256: as fast within the noise in float32 and
+# bfloat16 (0.97x and 1.03x by turns), and float32 tiles take 0.36 GB less memory, which
+# keeps srim_sample under 2 GB on a 3000x3000 input with K = 3 (benchmarks/README.md).
+SAMPLING_TILE_SIZE = 192
 
 
 def _tiles(length, tile):
     return [(start, min(start + tile, length)) for start in range(0, length, tile)]
 
 
-def super_resolve_bands(sampler, rgb, num_samples=1, seed=0, noise_scale=1.0, tile_size=DEFAULT_TILE_SIZE,
-                        overlap=None):
+def super_resolve_bands(sampler: Sampler, rgb, num_samples=1, seed=0, noise_scale=1.0,
+                        tile_size=SAMPLING_TILE_SIZE, overlap=None):
     """Super-resolves one uint8 RGB image `[H, W, 3]` one row of tiles at a time.
 
     The arguments are those of `super_resolve_image`, checked before this returns. Callers
@@ -76,8 +69,8 @@ def super_resolve_bands(sampler, rgb, num_samples=1, seed=0, noise_scale=1.0, ti
     return bands()
 
 
-def super_resolve_image(sampler, rgb, num_samples=1, seed=0, noise_scale=1.0, tile_size=DEFAULT_TILE_SIZE,
-                        overlap=None):
+def super_resolve_image(sampler: Sampler, rgb, num_samples=1, seed=0, noise_scale=1.0,
+                        tile_size=SAMPLING_TILE_SIZE, overlap=None):
     """Super-resolves one uint8 RGB image `[H, W, 3]`: `super_resolve_bands`, assembled.
 
     Args:

@@ -16,7 +16,8 @@ import tensorflow as tf
 from absl import logging
 
 from srim_tf import safe_files
-from srim_tf.model.generator import GENERATOR_KEYS, SRIMGenerator, generator_settings
+from srim_tf.model.generator import SRIMGenerator
+from srim_tf.settings import GeneratorSettings
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
@@ -52,8 +53,8 @@ def write_config(workdir, config):
 
 def config_difference(saved, config):
     """`{key: (saved, now)}` for generator settings that differ."""
-    saved, now = generator_settings(saved), generator_settings(config)
-    return {key: (saved[key], now[key]) for key in GENERATOR_KEYS if saved[key] != now[key]}
+    saved, now = GeneratorSettings.from_config(saved).as_dict(), GeneratorSettings.from_config(config).as_dict()
+    return {key: (saved[key], now[key]) for key in saved if saved[key] != now[key]}
 
 
 def _read_error(prefix):
@@ -137,8 +138,9 @@ def latest_checkpoint(path):
     return None
 
 
-def load_generator(path):
-    """A trained generator from a workdir or a checkpoint prefix inside one.
+def restore_generator(path):
+    """A trained generator from a workdir or a checkpoint prefix inside one (programs load
+    models through `loading.load_generator`, which accepts every kind).
 
     Returns:
         `(generator, config, checkpoint_prefix)`.
@@ -150,7 +152,7 @@ def load_generator(path):
     workdir = path if os.path.isfile(os.path.join(path, CONFIG_FILE)) else \
         os.path.dirname(os.path.dirname(os.path.abspath(checkpoint)))
     config = read_config(workdir)
-    generator = SRIMGenerator(**generator_settings(config))
+    generator = SRIMGenerator(GeneratorSettings.from_config(config))
     error = _read_error(checkpoint)
     if error:
         raise ValueError(f"Checkpoint {checkpoint} is damaged and cannot be read: {error}")

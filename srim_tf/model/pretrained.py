@@ -12,7 +12,8 @@ import json
 import os
 
 from srim_tf import safe_files
-from srim_tf.model.generator import SRIMGenerator, generator_settings
+from srim_tf.model.generator import SRIMGenerator
+from srim_tf.settings import GeneratorSettings
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED = ("pretrained", "pretrained_psnr")
@@ -24,22 +25,30 @@ def shipped_dir(name):
     return os.path.join(_PACKAGE_DIR, name) if name in SHIPPED else None
 
 
-def load_pretrained(directory=PRETRAINED_DIR):
-    """The shipped generator, ready to sample."""
+def weights_path(directory):
+    return os.path.join(directory, "generator.weights.h5")
+
+
+def is_pretrained_folder(directory):
+    """Whether `directory` holds a pretrained-model folder's two files."""
+    return all(os.path.isfile(os.path.join(directory, name))
+               for name in ("generator.weights.h5", "config.json"))
+
+
+def read_folder(directory=PRETRAINED_DIR):
+    """`(generator, run config)` of a pretrained-model folder; the generator is float32."""
     config_path = os.path.join(directory, "config.json")
     if not os.path.isfile(config_path):
         raise ValueError(f"No pretrained model is installed (expected {config_path}).")
-    with open(config_path, encoding="utf-8") as f:
-        config = json.load(f)
-    generator = SRIMGenerator(**generator_settings(config["generator"]))
-    generator.load_weights(os.path.join(directory, "generator.weights.h5"))
-    return generator
-
-
-def settings(directory=PRETRAINED_DIR):
-    """The generator settings of a pretrained model folder."""
-    with open(os.path.join(directory, "config.json"), encoding="utf-8") as f:
-        return generator_settings(json.load(f)["generator"])
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            config = json.load(f)
+        settings = GeneratorSettings.from_config(config["generator"])
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(f"{config_path} is not a pretrained model's config ({error}).") from error
+    generator = SRIMGenerator(settings)
+    generator.load_weights(weights_path(directory))
+    return generator, config.get("training_flags", {})
 
 
 def save_pretrained(generator, run_config, directory, checkpoint):
@@ -49,9 +58,9 @@ def save_pretrained(generator, run_config, directory, checkpoint):
     disk) leaves an existing folder's files as they were.
     """
     os.makedirs(directory, exist_ok=True)
-    config = {"generator": generator_settings(run_config),
+    config = {"generator": generator.settings.as_dict(),
               "checkpoint": os.path.basename(checkpoint), "training_flags": run_config}
-    with safe_files.temporary_for(os.path.join(directory, "generator.weights.h5")) as weights:
+    with safe_files.temporary_for(weights_path(directory)) as weights:
         generator.save_weights(weights)
     with safe_files.written_whole(os.path.join(directory, "config.json"), encoding="utf-8") as f:
         json.dump(config, f, indent=2, sort_keys=True)

@@ -36,7 +36,7 @@ def to_tflite(generator, lr_size=None):
             None for dynamic height and width (resize the interpreter's inputs before use).
     """
     h, w = _fixed_size(lr_size) if lr_size else (None, None)
-    c = generator.noise_channels
+    c = generator.settings.noise_channels
 
     def size(factor, value):
         return None if value is None else factor * value

@@ -48,7 +48,7 @@ class CodePool:
     pool's size (benchmarks/pool_memory.py measures the difference).
 
     Args:
-        model: the `SRIM` model (`select_codes`, `jitter_codes`, `code_jitter_mode`).
+        model: the `SRIM` model (`select_codes`, `jitter_codes`, `imle.code_jitter_mode`).
         strategy: the distribution strategy.
         batch_iterator: distributed iterator of `(lr, mid, hr)` batches.
         size: images in the global pool (`--code_pool_size`).
@@ -69,7 +69,7 @@ class CodePool:
         def choose(batch, with_targets):
             def one_replica(triple):
                 chosen = model.select_codes(*triple, with_targets=with_targets)
-                if model.code_jitter_mode == "fixed":  # Kept for the pool's whole life.
+                if model.imle.code_jitter_mode == "fixed":  # Kept for the pool's whole life.
                     z_lo, z_up = model.jitter_codes(chosen.z_lo, chosen.z_up)
                     chosen = chosen._replace(z_lo=z_lo, z_up=z_up)
                 return chosen

@@ -33,7 +33,7 @@ class Distance:
     """Distances between each input's samples and that input's target.
 
     Args:
-        weights: dict from feature layer ("pixels", "conv2_2", "conv4_4") to weight;
+        weights: dict from feature layer ("pixels", "conv2_2", "conv4") to weight;
             layers with weight 0 are skipped.
         kind: "l1" or "l2".
         projection: "none", "gaussian" or "sparse" (l2 only).

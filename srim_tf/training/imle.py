@@ -8,23 +8,18 @@ import keras
 import tensorflow as tf
 
 from srim_tf import checks
+
 from srim_tf.evaluation import metrics
 from srim_tf.inference.sampling import super_resolve_with
 from srim_tf.model.features import FeatureExtractor, build_vgg_trunk, net_of
-from srim_tf.model.precision import PRECISIONS, GeneratorInPrecision, OnWeightsOf, policy
+from srim_tf.model.precision import GeneratorInPrecision, OnWeightsOf, policy
+from srim_tf.settings import ImleSettings
 from srim_tf.training import batches
 from srim_tf.training import selection as sel
 from srim_tf.training.distances import Distance  # noqa: F401  (used by the docstring example)
 
-SELECTIONS = sel.MODES
-# "fixed" (the authors'): jitter is drawn once when codes are chosen and kept while they
-# are reused; "per_step": fresh jitter at every gradient step.
-JITTER_MODES = ("fixed", "per_step")
 
-
-# Seeds of evaluation's selection: a stream of their own, so `evaluate` between two `fit`s
-# leaves every later training code as it was.
-_EVALUATION_STREAM = 0xE7A1
+# The stream the selection seeds are folded from (its value fixes every run's codes).
 _TRAINING_STREAM = 0x5EED
 
 
@@ -43,27 +38,11 @@ class SRIM(keras.Model):
             pixel-only distances. It is used frozen and is not part of this model's weights.
         selection_distance: `Distance` used to choose the nearest sample.
         loss_distance: `Distance` the gradient step minimises (must be exact).
-        num_lower_samples, num_upper_samples: codes drawn per input at each stage (joint
-            selection draws their sum, so both modes cost about the same).
-        sample_chunk: samples per input generated at once; bounds memory.
-        selection: "hierarchical" or "joint".
-        mid_loss_weight: weight of an extra loss on the 2x output against the 2x target
-            (0 in the authors' code).
-        zero_code_loss_weight: weight of an extra loss on the output at z = 0 (0 in the
-            authors' code). Without it the z = 0 output is off-distribution: the network
-            learns to expect codes of unit scale, and `noise_scale=0` gives a biased image.
-        code_jitter: std of the Gaussian jitter added to chosen codes (0.1 in the
-            authors' code).
-        code_jitter_mode: "fixed" (the authors'): drawn once when codes are chosen, so a
-            reused code keeps its jitter for the whole reuse period; "per_step": drawn
-            afresh at every gradient step, also on reused codes.
+        imle: the `ImleSettings`: codes drawn per stage, chunk, selection mode and patch,
+            selection precision, the extra losses on the 2x and z = 0 outputs, the codes'
+            jitter (see `srim_tf/settings.py` for each). bfloat16 selection runs on twins
+            of the models built for it, which read the same weights (`precision.OnWeightsOf`).
         seed: base seed of the selection noise.
-        selection_precision: "float32" or "bfloat16": the compute precision of sample
-            generation and features during selection (the gradient step stays float32).
-            bfloat16 selection runs on twins of the models built for it, which read the
-            same weights (`precision.OnWeightsOf`).
-        selection_patch: 0 (the paper) chooses one code per input; N chooses the nearest
-            sample separately for every N x N-LR-pixel patch (`patchwise.py`).
         lpips: the `lpips.LPIPS` network of the distances' "lpips_*" layers, if any
             (float32 at every precision; frozen, not part of this model's weights).
         dtype: the dtype policy of the gradient step ("float32", "mixed_bfloat16" or
@@ -71,25 +50,19 @@ class SRIM(keras.Model):
 
     Examples:
         >>> from srim_tf.model.generator import SRIMGenerator
-        >>> model = SRIM(SRIMGenerator(channels=8, num_convs=3), None,
+        >>> from srim_tf.settings import GeneratorSettings
+        >>> model = SRIM(SRIMGenerator(GeneratorSettings(channels=8, num_convs=3)), None,
         ...              Distance({"pixels": 1.0}), Distance({"pixels": 1.0}, "l1"),
-        ...              num_lower_samples=4, num_upper_samples=4)
+        ...              ImleSettings(num_lower_samples=4, num_upper_samples=4))
         >>> model.super_resolve(tf.zeros((1, 6, 6, 3)), num_samples=2).shape
         TensorShape([1, 2, 24, 24, 3])
     """
 
     def __init__(self, generator, vgg_trunk, selection_distance, loss_distance,
-                 num_lower_samples=100, num_upper_samples=100, sample_chunk=20,
-                 selection="hierarchical", mid_loss_weight=0.0, zero_code_loss_weight=0.0,
-                 code_jitter=0.1, code_jitter_mode="fixed", seed=0,
-                 selection_precision="float32", selection_patch=0, lpips=None, dtype=None,
-                 **kwargs):
+                 imle=ImleSettings(), seed=0, lpips=None, dtype=None, **kwargs):
         super().__init__(dtype=dtype, **kwargs)
-        self.selection_settings = sel.SelectionSettings(
-            selection_distance, num_lower_samples, num_upper_samples, sample_chunk, selection,
-            selection_patch)
-        checks.check_choice("selection_precision", selection_precision, PRECISIONS)
-        checks.check_choice("code_jitter_mode", code_jitter_mode, JITTER_MODES)
+        self.imle = imle
+        self.selection_distance = selection_distance
         if loss_distance.projection != "none":
             raise ValueError("The loss must use exact distances (projection 'none')."
                              f" Received: projection={loss_distance.projection!r}")
@@ -97,18 +70,12 @@ class SRIM(keras.Model):
         self.loss_distance = loss_distance
         layers = tuple(dict.fromkeys(selection_distance.layers + loss_distance.layers))
         self.features = FeatureExtractor(vgg_trunk, layers, lpips=lpips)
-        self.mid_loss_weight = mid_loss_weight
-        self.zero_code_loss_weight = zero_code_loss_weight
-        self.code_jitter = code_jitter
-        self.code_jitter_mode = code_jitter_mode
         self.seed = seed
-        self.selection_precision = selection_precision
         self._selection_models = self._build_selection_models()
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.lower_distance_tracker = keras.metrics.Mean(name="nearest_distance_lower")
         self.upper_distance_tracker = keras.metrics.Mean(name="nearest_distance_upper")
         self.psnr_tracker = keras.metrics.Mean(name="chosen_y_psnr")
-        self.zero_noise_psnr_tracker = keras.metrics.Mean(name="zero_noise_y_psnr")
         # Codes drawn since construction: makes every step's noise seed distinct even when
         # selection runs outside `fit` (code reuse), and is checkpointed with the model.
         self.selection_counter = self.add_weight(
@@ -119,13 +86,13 @@ class SRIM(keras.Model):
     def _build_selection_models(self):
         """`(generator, features)` that selection runs on: the models themselves in float32,
         twins computing in bfloat16 on the same weights otherwise."""
-        if self.selection_precision == "float32":
+        if self.imle.selection_precision == "float32":
             return self.generator, self.features
         trunk = self.features.trunk
         if trunk is not None:
-            trunk = OnWeightsOf(trunk, build_vgg_trunk(policy(self.selection_precision),
+            trunk = OnWeightsOf(trunk, build_vgg_trunk(policy(self.imle.selection_precision),
                                                        net_of(trunk)))
-        return (GeneratorInPrecision(self.generator, self.selection_precision),
+        return (GeneratorInPrecision(self.generator, self.imle.selection_precision),
                 FeatureExtractor(trunk, self.features.layers, self.features.net,
                                  self.features.lpips))
 
@@ -137,32 +104,28 @@ class SRIM(keras.Model):
     @property
     def metrics(self):
         return [self.loss_tracker, self.lower_distance_tracker, self.upper_distance_tracker,
-                self.psnr_tracker, self.zero_noise_psnr_tracker]
+                self.psnr_tracker]
 
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
 
     # ---- sample selection -------------------------------------------------------------
 
-    def _example_seeds(self, batch_size, training=True):
+    def _example_seeds(self, batch_size):
         """One stateless seed per input of this replica's batch, `[B, 2]`.
 
-        In training, a new base seed per call (the counter), then the input's position in
-        the global batch: an input gets the same codes on any number of replicas. Evaluation
-        draws from a fixed stream of its own and leaves the counter alone.
+        A new base seed per call (the counter), then the input's position in the global
+        batch: an input gets the same codes on any number of replicas.
         """
-        if training:
-            base = tf.random.experimental.stateless_fold_in(
-                tf.constant([self.seed, _TRAINING_STREAM], tf.int64), self.selection_counter)
-            self.selection_counter.assign_add(1)
-        else:
-            base = tf.constant([self.seed, _EVALUATION_STREAM], tf.int64)
+        base = tf.random.experimental.stateless_fold_in(
+            tf.constant([self.seed, _TRAINING_STREAM], tf.int64), self.selection_counter)
+        self.selection_counter.assign_add(1)
         replica = tf.distribute.get_replica_context()
         replica_id = replica.replica_id_in_sync_group if replica is not None else 0
         replica_id, batch_size = tf.cast(replica_id, tf.int64), tf.cast(batch_size, tf.int64)
         return sel.example_seeds(base, replica_id * batch_size, batch_size)
 
-    def select_codes(self, lr, mid, hr, with_targets=False, training=True):
+    def select_codes(self, lr, mid, hr, with_targets=False):
         """Chooses each input's codes by the configured selection.
 
         Args:
@@ -170,15 +133,14 @@ class SRIM(keras.Model):
             with_targets: also return the features of `hr` as the gradient step computes
                 them: as selection computed them when it runs at the step's precision,
                 recomputed otherwise. Without, `hr_features` is `{}`.
-            training: False for evaluation, whose codes come from a stream of their own.
 
         Returns:
             A `selection.Selection`; `lower_distance` is 0 for joint selection.
         """
         generator, features = self._selection_models
-        seeds = self._example_seeds(tf.shape(lr)[0], training)
+        seeds = self._example_seeds(tf.shape(lr)[0])
         chosen = sel.select(generator, features, {"lr": lr, "mid": mid, "hr": hr}, seeds,
-                            self.selection_settings)
+                            self.selection_distance, self.imle)
         if not with_targets:
             return chosen._replace(hr_features={})
         if not self._selection_matches_step_precision():
@@ -187,16 +149,16 @@ class SRIM(keras.Model):
 
     def jitter_codes(self, z_lo, z_up):
         """Adds `code_jitter` * N(0, 1) to chosen codes `[B, ...]` (a new draw every call)."""
-        if not self.code_jitter:
+        if not self.imle.code_jitter:
             return z_lo, z_up
-        return sel.jitter(z_lo, z_up, self._example_seeds(tf.shape(z_lo)[0]), self.code_jitter)
+        return sel.jitter(z_lo, z_up, self._example_seeds(tf.shape(z_lo)[0]), self.imle.code_jitter)
 
     def _selection_matches_step_precision(self):
         trunk = self.features.trunk
-        return (self.selection_precision == "float32" or trunk is None
-                or trunk.compute_dtype == self.selection_precision)
+        return (self.imle.selection_precision == "float32" or trunk is None
+                or trunk.compute_dtype == self.imle.selection_precision)
 
-    # ---- training and evaluation --------------------------------------------------------
+    # ---- training (validation is the loop's: `loop._Run.validate`) ---------------------
 
     def _check_batch(self, data):
         batch = batches.as_batch(data)
@@ -217,13 +179,13 @@ class SRIM(keras.Model):
         if hr_features is None:
             hr_features = self.features(hr)
         loss = self.loss_distance.paired(self.features(out), hr_features)
-        if self.mid_loss_weight:
-            loss += self.mid_loss_weight * self.loss_distance.paired(
+        if self.imle.mid_loss_weight:
+            loss += self.imle.mid_loss_weight * self.loss_distance.paired(
                 self.features(out_mid), self.features(mid))
-        if self.zero_code_loss_weight:
+        if self.imle.zero_code_loss_weight:
             _, out_zero = self.generator.generate(lr, tf.zeros_like(z_lo), tf.zeros_like(z_up),
                                                   training=training)
-            loss += self.zero_code_loss_weight * self.loss_distance.paired(
+            loss += self.imle.zero_code_loss_weight * self.loss_distance.paired(
                 self.features(out_zero), hr_features)
         return tf.reduce_mean(loss), out
 
@@ -238,7 +200,7 @@ class SRIM(keras.Model):
             hr_features = batch.get(batches.FEATURES_KEY)
             # Given (reused) codes carry the jitter drawn when they were chosen, unless
             # it is redrawn every step.
-            if self.code_jitter_mode == "per_step":
+            if self.imle.code_jitter_mode == "per_step":
                 z_lo, z_up = self.jitter_codes(z_lo, z_up)
         else:
             chosen = self.select_codes(batch["lr"], mid, hr, with_targets=True)
@@ -262,21 +224,6 @@ class SRIM(keras.Model):
             self.upper_distance_tracker.update_state(tf.reduce_mean(chosen.upper_distance))
             reported += [self.lower_distance_tracker, self.upper_distance_tracker]
         return {m.name: m.result() for m in reported}
-
-    def test_step(self, data):
-        batch = self._check_batch(data)
-        lr = tf.cast(batch["lr"], self.compute_dtype)
-        mid, hr = (tf.cast(batch[k], tf.float32) for k in ("mid", "hr"))
-        chosen = self.select_codes(batch["lr"], mid, hr, with_targets=True, training=False)
-        loss, out = self.step_loss(lr, mid, hr, chosen.z_lo, chosen.z_up, training=False,
-                               hr_features=chosen.hr_features)
-        self.loss_tracker.update_state(loss)
-        self.lower_distance_tracker.update_state(tf.reduce_mean(chosen.lower_distance))
-        self.upper_distance_tracker.update_state(tf.reduce_mean(chosen.upper_distance))
-        self.psnr_tracker.update_state(metrics.y_psnr(out, hr))
-        zero = self.super_resolve(lr, num_samples=1, noise_scale=0.0)[:, 0]
-        self.zero_noise_psnr_tracker.update_state(metrics.y_psnr(zero, hr))
-        return {m.name: m.result() for m in self.metrics}
 
     # ---- inference ----------------------------------------------------------------------
 

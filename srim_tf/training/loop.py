@@ -27,11 +27,11 @@ from srim_tf.data import datasets
 from srim_tf.data.resize import bicubic_upsample
 from srim_tf.evaluation import metrics
 from srim_tf.model import checkpoints
-from srim_tf.model.generator import generator_settings
+from srim_tf.model.loading import load_generator
 from srim_tf.training import build, summaries
 from srim_tf.training.code_pool import CodePool
 from srim_tf.training.distribution import is_chief, make_strategy
-from srim_tf.training.settings import RunSettings
+from srim_tf.settings import RunSettings
 from srim_tf.training.workdir import prepare_workdir
 from srim_tf.training.workdir_lock import WorkdirLock
 
@@ -59,22 +59,15 @@ def _make_train_function(model, strategy, jit_compile):
 
 def _initialize_generator(generator, source):
     """Starts a new run from another model's generator weights (`--init_from`): fine-tuning."""
-    from srim_tf.model import pretrained
-
-    directory = pretrained.shipped_dir(source) or source
-    if os.path.isfile(os.path.join(directory, "generator.weights.h5")):
-        trained, theirs = pretrained.load_pretrained(directory), pretrained.settings(directory)
-    else:
-        trained, saved_config, _ = checkpoints.load_generator(source)
-        theirs = generator_settings(saved_config)
-    difference = {key: (theirs[key], value) for key, value in generator.settings().items()
-                  if theirs[key] != value}
+    trained = load_generator(source)
+    theirs, ours = trained.generator.settings.as_dict(), generator.settings.as_dict()
+    difference = ", ".join(f"--{key}: {theirs[key]!r} there, {ours[key]!r} here"
+                           for key in ours if theirs[key] != ours[key])
     if difference:
-        lines = ", ".join(f"--{k}: {old!r} there, {new!r} here" for k, (old, new) in difference.items())
-        raise ValueError(f"--init_from={source} holds a generator with other settings ({lines})."
+        raise ValueError(f"--init_from={source} holds a generator with other settings ({difference})."
                          " Use its settings to fine-tune it.")
-    generator.set_weights(trained.get_weights())
-    logging.info("Initialised the generator from %s", source)
+    generator.set_weights(trained.generator.get_weights())
+    logging.info("Initialised the generator from %s", trained.description)
 
 
 @dataclasses.dataclass
@@ -89,19 +82,16 @@ class _Run:
     """One call of `train_and_evaluate`: the steps of a run, each a method."""
 
     def __init__(self, settings, workdir):
-        settings.check()
         self.settings, self.workdir = settings, workdir
-        self.strategy = make_strategy(settings.strategy)
-        replicas = self.strategy.num_replicas_in_sync
-        if settings.batch_size % replicas:
+        self.strategy = make_strategy(settings.training.strategy)
+        replicas, batch_size = self.strategy.num_replicas_in_sync, settings.data.batch_size
+        if batch_size % replicas:
             # Each replica seeds its inputs' codes by their global batch position: even splits only.
             raise ValueError(f"--batch_size must be divisible by the {replicas} replicas of"
-                             f" --strategy={settings.strategy}. Received: --batch_size={settings.batch_size}")
+                             f" --strategy={settings.training.strategy}. Received: --batch_size={batch_size}")
         self.chief = is_chief(self.strategy)
         self.lock = None
         if self.chief:
-            if not workdir:
-                raise ValueError("--workdir is required: the directory for checkpoints and summaries.")
             self.lock = WorkdirLock(workdir)  # before --restart deletes anything
             try:
                 prepare_workdir(workdir, settings)
@@ -110,7 +100,8 @@ class _Run:
                 raise
         with self.strategy.scope():
             self.model, self.vgg_source = build.srim(settings)
-            self.model.compile(optimizer=build.optimizer(settings), jit_compile=settings.jit_compile)
+            self.model.compile(optimizer=build.optimizer(settings),
+                               jit_compile=settings.training.jit_compile)
             self.model.optimizer.build(self.model.generator.trainable_variables)
 
     @property
@@ -121,7 +112,7 @@ class _Run:
 
     def restore_or_initialize(self):
         """Resumes from the newest readable checkpoint, or starts (from `--init_from`)."""
-        model, settings = self.model, self.settings
+        model, settings = self.model, self.settings.training
         checkpoint = tf.train.Checkpoint(generator=model.generator, optimizer=model.optimizer,
                                          selection_counter=model.selection_counter)
         self.chief_dir = os.path.join(self.workdir, checkpoints.CHECKPOINT_DIR)
@@ -139,28 +130,28 @@ class _Run:
             _initialize_generator(model.generator, settings.init_from)
         if self.chief:
             checkpoints.remove_temporary_folders(self.chief_dir)
-            checkpoints.write_config(self.workdir, settings.as_dict())
+            checkpoints.write_config(self.workdir, self.settings.as_flat())
 
     def make_inputs(self):
         """The training stream (reseeded by the step), the validation images, the code pool."""
         settings, strategy = self.settings, self.strategy
-        data_config = dataclasses.replace(build.data_config(settings),
-                                          seed=_data_seed(settings.seed, self.step))
+        data, training = settings.data, settings.training
+        held_out = 0 if training.validation_data else training.num_validation_images
         reports = []
-        dataset = datasets.make_dataset(data_config, reports)
-        if settings.validation_data:
+        dataset = datasets.make_dataset(data, _data_seed(training.seed, self.step), held_out, reports)
+        if training.validation_data:
             validation = datasets.validation_triples(
-                dataclasses.replace(build.data_config(settings), sources=settings.validation_data),
-                settings.num_validation_images)
+                dataclasses.replace(data, data=training.validation_data),
+                training.num_validation_images)
         else:  # Images held out of the training sources.
-            validation = datasets.validation_triples(build.data_config(settings),
-                                                     settings.num_validation_images,
+            validation = datasets.validation_triples(data, training.num_validation_images, held_out,
                                                      reports[0] if reports else None)
         iterator = iter(strategy.experimental_distribute_dataset(dataset))
         pool = None
-        if settings.code_pool_size:
-            pool = CodePool(self.model, strategy, iterator, settings.code_pool_size,
-                            settings.batch_size, settings.target_feature_cache_mb)
+        imle = settings.imle
+        if imle.code_pool_size:
+            pool = CodePool(self.model, strategy, iterator, imle.code_pool_size,
+                            settings.data.batch_size, imle.target_feature_cache_mb)
         return _Inputs(iterator, validation, reports, pool)
 
     def open_summaries(self, reports):
@@ -169,7 +160,7 @@ class _Run:
             return tf.summary.create_noop_writer()
         writer = tf.summary.create_file_writer(os.path.join(self.workdir, "train"))
         with writer.as_default(step=self.step):
-            summaries.write_flags(self.settings.as_dict(), self.vgg_source)
+            summaries.write_flags(self.settings.as_flat(), self.vgg_source)
             for report in reports:
                 tf.summary.text("data", report.details())
         return writer
@@ -178,7 +169,7 @@ class _Run:
         """Chooses codes for a new pool ("a month") and logs its nearest distances."""
         step = self.step
         with writer.as_default(step=step):
-            for name, value in pool.refill(_data_seed(self.settings.seed, step)).items():
+            for name, value in pool.refill(_data_seed(self.settings.training.seed, step)).items():
                 tf.summary.scalar(f"train/{name}", value)
 
     def write_scalars(self, writer, logs, steps_per_second):
@@ -193,7 +184,8 @@ class _Run:
 
     def validate(self, validation, writer):
         """PSNR of the fixed validation images against bicubic, and an image grid."""
-        model, seed, k = self.model, self.settings.seed, self.settings.num_summary_samples
+        training = self.settings.training
+        model, seed, k = self.model, training.seed, training.num_summary_samples
         lr, _, hr = validation
         samples = model.super_resolve(lr, num_samples=k, seed=seed, noise_scale=1.0)
         zero = model.super_resolve(lr, num_samples=1, seed=seed, noise_scale=0.0)[:, 0]
@@ -214,7 +206,8 @@ class _Run:
 
     def train(self, inputs, writer):
         """Steps to `--train_steps`; returns the last logged metrics."""
-        settings, pool = self.settings, inputs.pool
+        settings, pool = self.settings.training, inputs.pool
+        code_reuse_steps = self.settings.imle.code_reuse_steps
         train_function = _make_train_function(self.model, self.strategy, settings.jit_compile)
         logs, window_start, window_steps = {}, time.perf_counter(), 0
         step = self.step
@@ -223,7 +216,7 @@ class _Run:
         refilled_at = None
         while step < settings.train_steps:
             if pool is not None and refilled_at != step and (
-                    pool.iterator is None or step % settings.code_reuse_steps == 0):
+                    pool.iterator is None or step % code_reuse_steps == 0):
                 self.refill_pool(pool, writer)
                 refilled_at = step
             logs = train_function(pool.iterator if pool is not None else inputs.iterator)
@@ -258,19 +251,20 @@ def train_and_evaluate(settings, workdir):
     """Trains a SRIM model into `workdir`.
 
     Args:
-        settings: a `RunSettings`, or a dict of every `srim_train` flag's value.
+        settings: a `RunSettings`.
         workdir: where checkpoints, summaries and config.json go.
 
     Returns:
         The last logged metrics, as a dict of floats ({} when already trained).
     """
     if not isinstance(settings, RunSettings):
-        settings = RunSettings.from_dict(settings)
+        raise TypeError(f"settings must be a RunSettings. Received: {type(settings).__name__}")
     run = _Run(settings, workdir)
     try:
         run.restore_or_initialize()
-        if run.step >= settings.train_steps:
-            logging.info("Already trained %d of %d steps: nothing to do.", run.step, settings.train_steps)
+        if run.step >= settings.training.train_steps:
+            logging.info("Already trained %d of %d steps: nothing to do.", run.step,
+                         settings.training.train_steps)
             return {}
         inputs = run.make_inputs()
         writer = run.open_summaries(inputs.reports)

@@ -5,7 +5,7 @@ target. An image holds many independent local ambiguities (which way a texture r
 where a stripe starts); a whole-image nearest sample matches a few of them and is random
 in the rest, so the gradient step pulls most regions of the chosen sample towards a target
 that has nothing to do with their codes, and the generator learns to ignore its codes
-there: diversity collapses to the regression mean. `benchmarks/modes.py` measures this on
+there: diversity collapses to the regression mean. `studies/modes.py` measures this on
 a task with a known answer.
 
 The generator's codes are per pixel and its receptive field is local, so a code field can

@@ -2,9 +2,9 @@
 
 For every training input, many noise codes are drawn, the generator's outputs for them
 are compared with that input's target in the feature space, and the nearest one's codes
-are kept. Samples of different inputs never compete. With `mode="hierarchical"` (the
+are kept. Samples of different inputs never compete. With `selection="hierarchical"` (the
 paper's) the lower code is chosen first on the 2x output against the 2x target, then,
-with it fixed, the upper code on the 4x output; `mode="joint"` draws (lower, upper) pairs
+with it fixed, the upper code on the 4x output; `selection="joint"` draws (lower, upper) pairs
 and chooses on the 4x output alone.
 
 `select` is pure and per replica: each input's codes depend only on that input's seed,
@@ -13,52 +13,16 @@ one device would, and no replica talks to another.
 """
 
 import collections
-import dataclasses
 
 import tensorflow as tf
 
-from srim_tf import checks
 from srim_tf.training import patchwise
-
-MODES = ("hierarchical", "joint")
 
 # What `select` returns: the chosen codes `z_lo [B, 2h, 2w, c]` and `z_up [B, 4h, 4w, c]`,
 # their distances `[B]` per stage (lower is 0 for joint selection), and the target's
 # features (dict of `[B, ...]`, as selection computed them).
 Selection = collections.namedtuple(
     "Selection", ["z_lo", "z_up", "lower_distance", "upper_distance", "hr_features"])
-
-@dataclasses.dataclass(frozen=True)
-class SelectionSettings:
-    """How `select` searches.
-
-    Args:
-        distance: the `Distance` used to choose the nearest sample.
-        num_lower_samples, num_upper_samples: codes drawn per input at each stage (joint
-            selection draws their sum, so both modes cost about the same).
-        sample_chunk: samples per input generated at once; bounds memory.
-        mode: "hierarchical" or "joint".
-        patch: 0 chooses one code per input (the paper); N chooses per N x N-LR-pixel
-            patch of the target (`patchwise.py`).
-    """
-    distance: object
-    num_lower_samples: int = 100
-    num_upper_samples: int = 100
-    sample_chunk: int = 20
-    mode: str = "hierarchical"
-    patch: int = 0
-
-    def __post_init__(self):
-        checks.check_choice("selection", self.mode, MODES)
-        for name in ("num_lower_samples", "num_upper_samples", "sample_chunk"):
-            checks.check_positive_int(name, getattr(self, name))
-        if isinstance(self.patch, bool) or not isinstance(self.patch, int) or self.patch < 0:
-            raise ValueError("`selection_patch` must be 0 (whole images) or a patch size in LR"
-                             f" pixels >= 1. Received: selection_patch={self.patch!r}")
-        if self.patch and self.distance.projection != "none":
-            raise ValueError("Patch-wise selection needs exact distances: use --projection=none"
-                             f" with --selection_patch. Received: projection={self.distance.projection!r}")
-
 
 def example_seeds(seed, first_index, batch_size):
     """`[B, 2]` int64 seeds, one per input: `seed` with the input's global batch position."""
@@ -161,17 +125,18 @@ def nearest(sample_fn, features, distance, target_features, num_samples, chunk, 
     return best_codes, best_distance
 
 
-def select(generator, features, batch, seeds, settings):
+def select(generator, features, batch, seeds, distance, settings):
     """Chooses each input's codes; pure and per replica.
 
     Args:
         generator: anything with `lower`, `upper` (the stages, callable on
-            `[image, lr, noise]`) and `noise_channels`: a `SRIMGenerator`, or stages at
+            `[image, lr, noise]`) and `settings`: a `SRIMGenerator`, or stages at
             another precision (`precision.GeneratorInPrecision`).
         features: a `FeatureExtractor` (its trunk may be a `precision.OnWeightsOf`).
         batch: dict with "lr" `[B, h, w, 3]`, "mid" `[B, 2h, 2w, 3]`, "hr" `[B, 4h, 4w, 3]`.
         seeds: `[B, 2]` int64, one stateless seed per input (`example_seeds`).
-        settings: `SelectionSettings`.
+        distance: the `Distance` that chooses the nearest sample.
+        settings: the `ImleSettings`: codes per stage, chunk, selection mode and patch.
 
     Returns:
         A `Selection`.
@@ -179,13 +144,13 @@ def select(generator, features, batch, seeds, settings):
     lr = tf.cast(batch["lr"], tf.float32)
     shape = tf.shape(lr)
     height, width = shape[1], shape[2]
-    channels = generator.noise_channels
+    channels = generator.settings.noise_channels
     hr_features = features(batch["hr"])
     grid = None
-    if settings.patch:
+    if settings.selection_patch:
         # Patch-wise choice needs the LR size at trace time (fixed-size training crops).
-        patchwise.check_patch(settings.patch, lr.shape[1], lr.shape[2])
-        grid = (lr.shape[1] // settings.patch, lr.shape[2] // settings.patch)
+        patchwise.check_patch(settings.selection_patch, lr.shape[1], lr.shape[2])
+        grid = (lr.shape[1] // settings.selection_patch, lr.shape[2] // settings.selection_patch)
 
     def codes(stage, index, c):
         # Each chunk's codes of each input from that input's seed: [B, c, H, W, channels].
@@ -193,7 +158,7 @@ def select(generator, features, batch, seeds, settings):
         return per_example_normal(seeds, [c, scale * height, scale * width, channels],
                                   _code_salt(stage, index))
 
-    if settings.mode == "joint":
+    if settings.selection == "joint":
         def joint_samples(index, c):
             z_lo, z_up = codes(0, index, c), codes(1, index, c)
             lr_c = _repeat(lr, c)
@@ -201,7 +166,7 @@ def select(generator, features, batch, seeds, settings):
             return (z_lo, z_up), generator.upper([mid, lr_c, _merge(z_up)])
 
         (z_lo, z_up), d_up = nearest(
-            joint_samples, features, settings.distance, hr_features,
+            joint_samples, features, distance, hr_features,
             settings.num_lower_samples + settings.num_upper_samples, settings.sample_chunk, grid)
         return Selection(z_lo, z_up, tf.zeros_like(d_up), d_up, hr_features)
 
@@ -210,7 +175,7 @@ def select(generator, features, batch, seeds, settings):
         lr_c = _repeat(lr, c)
         return (z_lo,), generator.lower([lr_c, lr_c, _merge(z_lo)])
 
-    (z_lo,), d_lo = nearest(lower_samples, features, settings.distance,
+    (z_lo,), d_lo = nearest(lower_samples, features, distance,
                             features(batch["mid"]), settings.num_lower_samples,
                             settings.sample_chunk, grid)
     base = tf.cast(generator.lower([lr, lr, z_lo]), tf.float32)  # [B, 2h, 2w, 3]
@@ -219,6 +184,6 @@ def select(generator, features, batch, seeds, settings):
         z_up = codes(1, index, c)
         return (z_up,), generator.upper([_repeat(base, c), _repeat(lr, c), _merge(z_up)])
 
-    (z_up,), d_up = nearest(upper_samples, features, settings.distance, hr_features,
+    (z_up,), d_up = nearest(upper_samples, features, distance, hr_features,
                             settings.num_upper_samples, settings.sample_chunk, grid)
     return Selection(z_lo, z_up, d_lo, d_up, hr_features)

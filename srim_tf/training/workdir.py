@@ -52,7 +52,7 @@ def prepare_workdir(workdir, settings):
     config_path = os.path.join(workdir, checkpoints.CONFIG_FILE)
     if os.path.isfile(config_path):
         checkpoints.read_config(workdir)  # A config.json srim_train did not write is refused.
-    if settings.restart:
+    if settings.training.restart:
         _delete_run_files(workdir)
     try:
         os.makedirs(workdir, exist_ok=True)
@@ -65,10 +65,11 @@ def prepare_workdir(workdir, settings):
     has_model = checkpoints.has_checkpoints(os.path.join(workdir, checkpoints.CHECKPOINT_DIR))
     if has_model and os.path.isfile(os.path.join(workdir, checkpoints.CONFIG_FILE)):
         saved = checkpoints.read_config(workdir)
-        difference = checkpoints.config_difference(saved, settings.as_dict())
-        if saved.get("mixed_precision", "off") != settings.mixed_precision:
+        difference = checkpoints.config_difference(saved, settings.as_flat())
+        mixed_precision = settings.training.mixed_precision
+        if saved.get("mixed_precision", "off") != mixed_precision:
             # Optimizer state differs (mixed_float16 adds loss scaling): restoring would fail.
-            difference["mixed_precision"] = (saved.get("mixed_precision", "off"), settings.mixed_precision)
+            difference["mixed_precision"] = (saved.get("mixed_precision", "off"), mixed_precision)
         if difference:
             lines = "\n".join(f"  --{k}: workdir has {old!r}, flags give {new!r}"
                               for k, (old, new) in difference.items())

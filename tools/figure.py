@@ -2,7 +2,7 @@
 """The README figure: a crop of a Set14 image as LR | bicubic | 3 samples | std | truth,
 one row per model (default: the pixel-trained model above the perceptual one).
 
-    python benchmarks/figure.py [--models=pretrained_psnr,pretrained] [--image=../shared/data/Set14/comic.png]
+    python tools/figure.py [--models=pretrained_psnr,pretrained] [--image=../shared/data/Set14/comic.png]
 """
 
 import argparse
@@ -26,7 +26,7 @@ def main():
     parser.add_argument("--models", default="pretrained_psnr,pretrained")
     parser.add_argument("--image", default=os.path.join(ROOT, "..", "shared", "data", "Set14", "comic.png"))
     parser.add_argument("--crop", default="40,60,128", help="top,left,size of the HR crop")
-    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "figures", "set14_crop.png"))
+    parser.add_argument("--out", default=os.path.join(ROOT, "tools", "figures", "set14_crop.png"))
     args = parser.parse_args()
     top, left, size = (int(v) for v in args.crop.split(","))
     hr = image_io.read_image(args.image).rgb[top:top + size, left:left + size]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Mutation testing of the core modules: does some test fail when the code is made wrong?
 
-    python benchmarks/mutation.py [--modules=generator,selection,patchwise,noise] [--workers=2]
+    python tools/mutation.py [--modules=generator,selection,patchwise,noise] [--workers=2]
 
 Why not mutmut: mutmut 3 replaces every mutated function by a trampoline `f(*args, **kwargs)`,
 and Keras reads the signatures of `__init__` and `call` (Operation.__new__ fails with
@@ -14,7 +14,7 @@ Mutations (on code, never on docstrings or message strings): comparison operator
 or negated, arithmetic operators swapped, integer constants +1 (0 -> 1), float
 constants halved (0.0 -> 1.0; parameter and dataclass-field defaults left alone), True <-> False, `and` <-> `or`, `not` dropped, list and tuple elements
 swapped (not lists of constants), keyword arguments dropped (not `name=`), one statement (assignment, call or return value)
-replaced by `pass` / `None`. Results go to benchmarks/mutation.json and mutation.md.
+replaced by `pass` / `None`. Results go to tools/mutation.json.
 """
 
 import argparse
@@ -222,7 +222,7 @@ def main():
     parser.add_argument("--modules", default=",".join(MODULES))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout", type=int, default=300, help="Seconds per mutant.")
-    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "mutation"))
+    parser.add_argument("--out", default=os.path.join(ROOT, "tools", "mutation"))
     parser.add_argument("--survivors_only", action="store_true",
                         help="Run again only the mutants an earlier run left alive (after tests"
                              " were added for them); results go under 'rerun'.")

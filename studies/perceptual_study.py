@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Pixel vs perceptual selection and loss, one change at a time, measured on Set14 (issue 23).
+"""Pixel vs perceptual selection and loss, one change at a time, measured on Set14.
 
-    python benchmarks/perceptual_study.py                      # every arm (~45 min on 2 cores)
-    python benchmarks/perceptual_study.py --arms=pixel,vgg_both --steps=100
+    python studies/perceptual_study.py                      # every arm (~45 min on 2 cores)
+    python studies/perceptual_study.py --arms=pixel,vgg_both --steps=100
 
 Every arm fine-tunes the pixel-trained shipped model (`pretrained_psnr`) with `srim_train`'s
 own loop for the same steps from the same seed, on `configs/cpu_x4.cfg`'s data and shapes
@@ -10,7 +10,7 @@ own loop for the same steps from the same seed, on `configs/cpu_x4.cfg`'s data a
 and what the loss measures. Then `srim_eval` measures it on Set14 with 10 samples: LPIPS
 (AlexNet, NTIRE's), its diversity score, high-frequency ratio, Y-PSNR (z = 0, mean and
 worst sample), per-pixel std on textured and flat pixels. The arm "start" is the model
-before any fine-tuning. Writes benchmarks/perceptual_study.json and .md.
+before any fine-tuning. Writes studies/perceptual_study.json and .md.
 """
 
 import argparse
@@ -22,11 +22,11 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "..", "shared", "data")
-PIXEL_LOSS = ["--loss_pixel_weight=1", "--loss_conv2_2_weight=0", "--loss_conv4_4_weight=0"]
-VGG_LOSS = ["--loss_pixel_weight=1e-3", "--loss_conv2_2_weight=1", "--loss_conv4_4_weight=0.1"]
-PIXEL_SELECTION = ["--selection_pixel_weight=1", "--selection_conv4_4_weight=0"]
-VGG_SELECTION = ["--selection_pixel_weight=0", "--selection_conv4_4_weight=1"]
-LPIPS_SELECTION = ["--selection_pixel_weight=0", "--selection_conv4_4_weight=0",
+PIXEL_LOSS = ["--loss_pixel_weight=1", "--loss_conv2_2_weight=0", "--loss_conv4_weight=0"]
+VGG_LOSS = ["--loss_pixel_weight=1e-3", "--loss_conv2_2_weight=1", "--loss_conv4_weight=0.1"]
+PIXEL_SELECTION = ["--selection_pixel_weight=1", "--selection_conv4_weight=0"]
+VGG_SELECTION = ["--selection_pixel_weight=0", "--selection_conv4_weight=1"]
+LPIPS_SELECTION = ["--selection_pixel_weight=0", "--selection_conv4_weight=0",
                    "--selection_lpips_weight=1", "--lpips_net=alex"]
 # name -> (what it is, flags over configs/cpu_x4_perceptual.cfg)
 ARMS = {
@@ -66,7 +66,7 @@ def main():
     parser.add_argument("--out", default=os.path.join(ROOT, "workdirs", "perceptual_study"))
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    json_path = os.path.join(ROOT, "benchmarks", "perceptual_study.json")
+    json_path = os.path.join(ROOT, "studies", "perceptual_study.json")
     results = json.load(open(json_path)) if os.path.isfile(json_path) else {}
     for name in args.arms.split(","):
         what, flags = ARMS[name]
@@ -90,8 +90,8 @@ def main():
 
 
 def _write_table(results, steps):
-    lines = [f"# Perceptual study on Set14 (issue 23): {steps} fine-tuning steps per arm",
-             "", "`python benchmarks/perceptual_study.py` (2-core CPU; K = 10 samples; LPIPS-Alex"
+    lines = [f"# Perceptual study on Set14: {steps} fine-tuning steps per arm",
+             "", "`python studies/perceptual_study.py` (2-core CPU; K = 10 samples; LPIPS-Alex"
              " v0.1 as NTIRE measures it; std in grey levels).", "",
              "| arm | what changes | LPIPS | LPIPS z=0 | LPIPS diversity | hf ratio | Y-PSNR mean"
              " | Y-PSNR z=0 | worst sample | std textured / flat |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -101,7 +101,7 @@ def _write_table(results, steps):
             f" {r['lpips_diversity']:.1f} | {r['hf_ratio']:.2f} | {r['y_psnr']:.2f} |"
             f" {r['zero_noise_y_psnr']:.2f} | {r['worst_of_k_y_psnr']:.2f} | {255 * r['diversity_std_textured']:.1f} /"
             f" {255 * r['diversity_std_flat']:.1f} |")
-    with open(os.path.join(ROOT, "benchmarks", "perceptual_study.md"), "w", encoding="utf-8") as f:
+    with open(os.path.join(ROOT, "studies", "perceptual_study.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
 
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """What suppresses sample diversity on natural images: one change at a time, same data and steps.
 
-    python benchmarks/diversity.py                         # every variant (~1 hour on 2 cores)
-    python benchmarks/diversity.py --variants=base,patch4 --steps=200   # a subset
+    python studies/diversity.py                         # every variant (~1 hour on 2 cores)
+    python studies/diversity.py --variants=base,patch4 --steps=200   # a subset
 
 Each variant trains the same small generator (the quickstart's: 32 channels, 3x3, 6
 convolutions per stage, residual stages) with `srim_train`'s own loop on T91 + BSD200
@@ -10,7 +10,7 @@ crops for the same number of steps from the same seed, changing one setting of t
 then `srim_eval` measures it on Set14 with 10 samples: z = 0, mean and best-of-10 Y-PSNR,
 LR-PSNR, per-pixel std across samples (all, textured and flat pixels) and the
 high-frequency ratio against the truth (1 = as sharp as the truth). Writes
-benchmarks/diversity.json and benchmarks/diversity.md.
+studies/diversity.json and studies/diversity.md.
 """
 
 import argparse
@@ -38,8 +38,8 @@ BASE = dict(
     hr_size=64, batch_size=8,
     channels=32, kernel_size=3, num_convs=6, stage_output="residual",
     num_lower_samples=8, num_upper_samples=8, sample_chunk=8,
-    loss_pixel_weight=1.0, loss_conv2_2_weight=0.0, loss_conv4_4_weight=0.0,
-    selection_pixel_weight=1.0, selection_conv4_4_weight=0.0,
+    loss_pixel_weight=1.0, loss_conv2_2_weight=0.0, loss_conv4_weight=0.0,
+    selection_pixel_weight=1.0, selection_conv4_weight=0.0,
     learning_rate=1e-3, lr_decay_steps=[], vgg_weights="random",
     summary_every=50, image_summary_every=10 ** 6, checkpoint_every=10 ** 6,
     num_validation_images=2)
@@ -59,8 +59,8 @@ VARIANTS = {
                                             "sample_chunk": 16}),
     "random_vgg": ("frozen random VGG19 features (authors' weights and distances)",
                    {"loss_pixel_weight": 1e-3, "loss_conv2_2_weight": 1.0,
-                    "loss_conv4_4_weight": 0.1, "selection_pixel_weight": 0.0,
-                    "selection_conv4_4_weight": 1.0}),
+                    "loss_conv4_weight": 0.1, "selection_pixel_weight": 0.0,
+                    "selection_conv4_weight": 1.0}),
     "noise16": ("16 noise channels per stage", {"noise_channels": 16}),
     "lr3e-4": ("learning rate 3e-4", {"learning_rate": 3e-4}),
     "patch4": ("codes chosen per 4x4-LR-pixel patch", {"selection_patch": 4}),
@@ -89,7 +89,7 @@ def main():
     parser.add_argument("--data_dir", default=DATA, help="Holds T91, BSD200 and Set14.")
     parser.add_argument("--num_samples", type=int, default=10)
     parser.add_argument("--workdirs", default=os.path.join(ROOT, "workdirs", "diversity"))
-    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "diversity"))
+    parser.add_argument("--out", default=os.path.join(ROOT, "studies", "diversity"))
     args = parser.parse_args()
     names = args.variants.split(",")
     unknown = [n for n in names if n not in VARIANTS]
@@ -120,7 +120,7 @@ def write(results, args):
     with open(args.out + ".json", "w", encoding="utf-8") as f:
         json.dump({"args": vars(args), "results": results}, f, indent=2)
     eval_set = "Set14"
-    lines = [f"Command: `python benchmarks/diversity.py --steps={args.steps}`; measured on"
+    lines = [f"Command: `python studies/diversity.py --steps={args.steps}`; measured on"
              f" {eval_set} with {args.num_samples} samples. Y-PSNR in dB; std in grey levels"
              " (0-255); hf = high-frequency power over the truth's.", "",
              "| variant | z = 0 | mean | best of 10 | LR-PSNR | std | std textured | std flat"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Mode coverage on a super-resolution task whose true answer is known.
 
-    python benchmarks/modes.py                 # every run below, ~45 minutes on 2 cores
-    python benchmarks/modes.py --runs=whole,block,deterministic --steps=300   # a subset
+    python studies/modes.py                 # every run below, ~45 minutes on 2 cores
+    python studies/modes.py --runs=whole,block,deterministic --steps=300   # a subset
 
 The task (`blocks` below): an HR image is a grid of 4x4 blocks. Each block has a flat
 colour (the "base", which the LR shows: one LR pixel per block; one colour per image with a
@@ -23,11 +23,11 @@ own mean and the pattern is under half the amplitude (the flat block is one ampl
 every pattern; two patterns are at least 1.41 amplitudes apart).
 
 Runs: SRIM with hierarchical selection choosing one code field per image (the paper), the
-same choosing per block (`--selection_patch=1`, `srim_tf/patchwise.py`), joint selection
+same choosing per block (`--selection_patch=1`, `srim_tf/training/patchwise.py`), joint selection
 at the same number of generator evaluations, fewer codes per stage, the additions that
 can suppress diversity (the z = 0 anchor loss, per-step jitter), and a deterministic
 baseline (the same generator trained on L1 with its codes zeroed). Writes
-benchmarks/modes.json and benchmarks/modes.md.
+studies/modes.json and studies/modes.md.
 """
 
 import argparse
@@ -124,8 +124,8 @@ def srim_config(**overrides):
     absl_flags.FLAGS(["modes"])
     config = srim_flags.values()
     config.update(channels=32, kernel_size=3, num_convs=5, stage_output="residual",
-                  loss_pixel_weight=1.0, loss_conv2_2_weight=0.0, loss_conv4_4_weight=0.0,
-                  selection_pixel_weight=1.0, selection_conv4_4_weight=0.0,
+                  loss_pixel_weight=1.0, loss_conv2_2_weight=0.0, loss_conv4_weight=0.0,
+                  selection_pixel_weight=1.0, selection_conv4_weight=0.0,
                   num_lower_samples=16, num_upper_samples=16, sample_chunk=16,
                   learning_rate=2e-3, lr_decay_steps=[], vgg_weights="random")
     config.update(overrides)
@@ -221,7 +221,7 @@ def _sample(generator, lr, k, seed, noise_scale):
 def write(results, args, prefix):
     with open(prefix + ".json", "w", encoding="utf-8") as f:
         json.dump({"args": vars(args), "results": results}, f, indent=2)
-    lines = [f"Command: `python benchmarks/modes.py --steps={args.steps} --batch={args.batch}"
+    lines = [f"Command: `python studies/modes.py --steps={args.steps} --batch={args.batch}"
              f" --k={args.k} --test_images={args.test_images} --runs={','.join(results)}`;"
              f" {args.test_images} test images x 64 blocks, K = {args.k} samples each. A perfect"
              f" sampler (every block's pattern drawn uniformly from the 8) would cover"
@@ -242,7 +242,7 @@ def main():
     parser.add_argument("--test_images", type=int, default=16)
     parser.add_argument("--k", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "modes"))
+    parser.add_argument("--out", default=os.path.join(ROOT, "studies", "modes"))
     args = parser.parse_args()
     names = args.runs.split(",")
     unknown = [n for n in names if n not in RUNS]

@@ -1,0 +1,67 @@
+"""Image files decoded once before training: corrupt, truncated, empty or non-image files
+and (in crop mode) images smaller than the HR size are skipped and counted, and the first
+few paths are logged.
+"""
+
+import dataclasses
+from concurrent import futures
+
+import tensorflow as tf
+from absl import logging
+
+_LOGGED_BAD_PATHS = 5
+
+
+def decode_image(encoded):
+    """Encoded bytes -> uint8 RGB `[H, W, 3]`: grey replicated, alpha dropped, 16 bits cut to 8."""
+    return tf.io.decode_image(encoded, channels=3, dtype=tf.uint8, expand_animations=False)
+
+
+@dataclasses.dataclass
+class ScanReport:
+    """What the check of image files found."""
+    usable: list
+    corrupt: list
+    too_small: list
+
+    def summary(self):
+        return (f"{len(self.usable)} usable images, {len(self.corrupt)} unreadable skipped,"
+                f" {len(self.too_small)} smaller than the HR size skipped")
+
+    def details(self):
+        """The summary, then the first few skipped files of each kind by name."""
+        lines = [self.summary()]
+        for kind, bad in (("unreadable", self.corrupt), ("smaller than the HR size", self.too_small)):
+            if bad:
+                more = f" and {len(bad) - _LOGGED_BAD_PATHS} more" if len(bad) > _LOGGED_BAD_PATHS else ""
+                lines.append(f"Skipped as {kind}: {', '.join(bad[:_LOGGED_BAD_PATHS])}{more}")
+        return "\n\n".join(lines)  # Markdown paragraphs in TensorBoard's Text tab
+
+
+def _check_file(path):
+    try:
+        image = decode_image(tf.io.read_file(path))
+        return path, tuple(image.shape[:2])
+    except (tf.errors.OpError, ValueError):
+        return path, None
+
+
+def scan_files(paths, min_size=0, workers=8):
+    """Decodes every file once; sorts them into usable, corrupt and too small.
+
+    Decoding runs in threads (TensorFlow ops release the GIL).
+    """
+    report = ScanReport([], [], [])
+    with futures.ThreadPoolExecutor(workers) as pool:
+        for path, shape in pool.map(_check_file, paths):
+            if shape is None:
+                report.corrupt.append(path)
+            elif min(shape) < min_size:
+                report.too_small.append(path)
+            else:
+                report.usable.append(path)
+    for kind, bad in (("unreadable", report.corrupt), ("smaller than the HR size", report.too_small)):
+        if bad:
+            logging.warning("Skipping %d %s image file(s), e.g. %s", len(bad), kind,
+                            ", ".join(bad[:_LOGGED_BAD_PATHS]))
+    return report
