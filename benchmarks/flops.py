@@ -7,8 +7,9 @@ def conv_flops(channels_in, channels_out, kernel, pixels):
 
 def generator_flops(settings, lr_size):
     """FLOPs of one 4x sample (both stages), counting convolutions only; `settings` has the
-    generator's `channels`, `kernel_size`, `num_convs` and `noise_channels` (a dict or
-    `RunSettings`)."""
+    generator's `channels`, `kernel_size`, `num_convs` and `noise_channels` (a dict, a
+    `GeneratorSettings` or a `RunSettings`)."""
+    settings = getattr(settings, "generator", settings)  # a RunSettings' generator group
     get = settings.get if isinstance(settings, dict) else (lambda key: getattr(settings, key))
     c, k, n, z = get("channels"), get("kernel_size"), get("num_convs"), get("noise_channels")
     total = 0

@@ -47,8 +47,11 @@ def model_shape_ceiling(settings, size=272):
 
 
 def _shipped_generator():
-    from srim_tf.model.pretrained import load_pretrained, settings
-    return load_pretrained(), settings()
+    """`(generator, its settings as a dict)` of the shipped model."""
+    from srim_tf.model.loading import load_generator
+
+    generator = load_generator("pretrained").generator
+    return generator, generator.settings.as_dict()
 
 
 # ---- per size and precision, one subprocess each (peak RSS is per process) ----------------------

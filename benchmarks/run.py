@@ -28,11 +28,11 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import flags as absl_flags  # noqa: E402
 
-from srim_tf.cli import flags as srim_flags  # noqa: E402
+from srim_tf.cli import settings_flags  # noqa: E402
 from srim_tf.data import datasets, patches  # noqa: E402
+from srim_tf.settings import DataSettings, RunSettings  # noqa: E402
 from srim_tf.training import build  # noqa: E402
 from srim_tf.training.distances import Distance  # noqa: E402
-from srim_tf.training.settings import RunSettings  # noqa: E402
 
 import inference_speed  # noqa: E402
 from flops import conv_flops, generator_flops, vgg_flops  # noqa: E402
@@ -46,14 +46,18 @@ PEER_NOTE = ("Against PyTorch: `python benchmarks/peer.py` times a peer of the a
 
 
 def config_from(flagfile=None, **overrides):
-    """Flag defaults, then a config file, then overrides: what srim_train would use."""
-    argv = ["bench"] + ([f"--flagfile={os.path.join(ROOT, flagfile)}"] if flagfile else [])
-    absl_flags.FLAGS.unparse_flags()
-    absl_flags.FLAGS(argv)
-    config = srim_flags.values()
-    config.update(vgg_weights="random")
-    config.update(overrides)
-    return RunSettings.from_dict(config)
+    """Defaults, then a config file, then random VGG weights and overrides: what srim_train
+    would use. The config file is read by srim_train's own flags (a private set, so this
+    process's global flags are left alone)."""
+    settings = RunSettings()
+    if flagfile:
+        flag_values = absl_flags.FlagValues()
+        settings_flags.define_run_flags(__name__, flag_values)
+        absl_flags.DEFINE_string("workdir", None, "The configs name one; unused here.",
+                                 flag_values=flag_values)
+        flag_values(["bench", f"--flagfile={os.path.join(ROOT, flagfile)}"])
+        settings = settings_flags.run_settings(flag_values)
+    return settings.replace(**{"vgg_weights": "random", **overrides})
 
 
 def smooth_batch(batch, hr_size, seed=0):
@@ -69,14 +73,15 @@ def step_breakdown(name, config, repeats):
     """Times the parts of one training step and the step itself."""
     keras.utils.set_random_seed(0)
     model, _ = build.srim(config)
-    model.compile(optimizer=build.optimizer(config), jit_compile=config.jit_compile)
-    lr, mid, hr = smooth_batch(config.batch_size, config.hr_size)
-    g, feats, dist = model.generator, model.features, model.selection_settings.distance
+    model.compile(optimizer=build.optimizer(config), jit_compile=config.training.jit_compile)
+    lr, mid, hr = smooth_batch(config.data.batch_size, config.data.hr_size)
+    g, feats, dist = model.generator, model.features, model.selection_distance
     b, h = lr.shape[0], lr.shape[1]
-    chunk = min(config.sample_chunk, config.num_lower_samples)
+    imle = config.imle
+    chunk = min(imle.sample_chunk, imle.num_lower_samples)
     lr_c = tf.repeat(lr, chunk, axis=0)
-    z_lo = tf.random.normal([b * chunk, 2 * h, 2 * h, config.noise_channels])
-    z_up = tf.random.normal([b * chunk, 4 * h, 4 * h, config.noise_channels])
+    z_lo = tf.random.normal([b * chunk, 2 * h, 2 * h, config.generator.noise_channels])
+    z_up = tf.random.normal([b * chunk, 4 * h, 4 * h, config.generator.noise_channels])
     mid_c = g.lower([lr_c, lr_c, z_lo])
     hr_c = g.upper([mid_c, lr_c, z_up])
     # Timed on the models selection runs on, at its precision.
@@ -89,8 +94,8 @@ def step_breakdown(name, config, repeats):
     fs_mid, fs_hr = feat_lo(), feat_up()
     dist_lo = tf.function(lambda: tf.argmin(dist.to_targets(fs_mid, f_mid, chunk), axis=1))
     dist_up = tf.function(lambda: tf.argmin(dist.to_targets(fs_hr, f_hr, chunk), axis=1))
-    chunks_lo = -(-config.num_lower_samples // chunk)
-    chunks_up = -(-config.num_upper_samples // chunk)
+    chunks_lo = -(-imle.num_lower_samples // chunk)
+    chunks_up = -(-imle.num_upper_samples // chunk)
     parts = {
         "sample generation": median_time(gen_lo, repeats) * chunks_lo + median_time(gen_up, repeats) * chunks_up,
         "feature extraction": median_time(feat_lo, repeats) * chunks_lo + median_time(feat_up, repeats) * chunks_up,
@@ -106,8 +111,8 @@ def step_breakdown(name, config, repeats):
     step = median_time(lambda: model.train_function(plain), repeats)
     return {"name": name, "step_seconds": step, "parts_seconds": parts,
             "selection_and_distance_share": parts["distances and selection"] / step,
-            "batch_size": config.batch_size, "hr_size": config.hr_size,
-            "samples": [config.num_lower_samples, config.num_upper_samples]}
+            "batch_size": config.data.batch_size, "hr_size": config.data.hr_size,
+            "samples": [imle.num_lower_samples, imle.num_upper_samples]}
 
 
 # ---- the machine's ceiling and achieved throughput ----------------------------------------------
@@ -213,7 +218,7 @@ def gradient_step_variants(model, batch, features):
 
 
 def projections(quick):
-    """Projected vs exact nearest-sample agreement and time, on VGG conv4_4 of real samples."""
+    """Projected vs exact nearest-sample agreement and time, on VGG conv4 (VGG19's conv4_4) of real samples."""
     config = config_from("configs/quickstart.cfg", hr_size=128, selection_conv4_weight=1.0)
     model, _ = build.srim(config)
     batch, m = (4, 16) if quick else (16, 32)
@@ -248,7 +253,7 @@ def data_pipeline(quick):
         sources = "folder:../shared/data/T91,folder:../shared/data/BSD200"
     rows = {}
     for hr_size, batch in ((64, 16), (128, 16)):
-        dataset = datasets.make_dataset(datasets.DataConfig(sources=sources, hr_size=hr_size, batch_size=batch))
+        dataset = datasets.make_dataset(DataSettings(data=sources, hr_size=hr_size, batch_size=batch))
         iterator = iter(dataset)
         next(iterator)
         n = 5 if quick else 40
@@ -337,12 +342,12 @@ def steps(quick):
     rows = [step_breakdown("quickstart.cfg", quick_config, repeats),
             step_breakdown("paper architecture + VGG", paper_config, repeats),
             step_breakdown("paper architecture + VGG, bf16 selection",
-                           dict(paper_config, selection_precision="bfloat16"), repeats)]
+                           paper_config.replace(selection_precision="bfloat16"), repeats)]
     if not quick:
         cpu_config = config_from("configs/cpu_x4.cfg", code_pool_size=0)
         rows += [step_breakdown("cpu_x4.cfg (no code reuse)", cpu_config, repeats),
                  step_breakdown("cpu_x4.cfg, bf16 selection",
-                                dict(cpu_config, selection_precision="bfloat16"), repeats)]
+                                cpu_config.replace(selection_precision="bfloat16"), repeats)]
     return rows
 
 

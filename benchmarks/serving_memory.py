@@ -54,7 +54,7 @@ def main():
     for c in args.concurrent.split(","):
         cases[f"{c} concurrent samples 4x512x512"] = ("samples", (4, 512, 512), 1, int(c))
     export_dir = tempfile.mkdtemp()
-    subprocess.run([sys.executable, os.path.join(ROOT, "bin", "srim_export"), f"--workdir={args.model}",
+    subprocess.run([sys.executable, os.path.join(ROOT, "bin", "srim_export"), f"--model={args.model}",
                     f"--export_dir={export_dir}"], check=True, capture_output=True)
     results = {}
     for name, (signature, (n, h, w), k, concurrent) in cases.items():

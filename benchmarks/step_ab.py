@@ -9,7 +9,8 @@ quickstart's or cpu_x4's generator with fresh selection (`--shape`; HR 64, pixel
 times 10 compiled training steps after 3 warm-up steps on one fixed batch. `--what=sampling`
 times the shipped model's 3 samples of a 128x128 photo crop (tiles of 64, float32 and
 bfloat16) after one warm-up. Reports the median per checkout and their ratio. Both
-checkouts must have the subpackage layout (`srim_tf/training/`, `srim_tf/inference/`, ...).
+checkouts must have the subpackage layout (`srim_tf/training/`, `srim_tf/inference/`, ...);
+either may declare its settings in `srim_tf/settings.py` or, from before then, in absl flags.
 """
 
 import argparse
@@ -33,17 +34,25 @@ SHAPES = {  # The generators and selection of configs/quickstart.cfg and configs
 TURN = r'''
 import os, sys, time, json
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, sys.argv[1])
+checkout = sys.argv[1]
+sys.path.insert(0, checkout)
 import numpy as np, tensorflow as tf
-from absl import flags as absl_flags
 from srim_tf.training import build
-from srim_tf.cli import flags as srim_flags
-from srim_tf.training.settings import RunSettings
-absl_flags.FLAGS(["turn"])
-config = srim_flags.values()
 shape = json.loads(sys.argv[2])
-config.update(shape)
-if RunSettings is not None:
+if os.path.isfile(os.path.join(checkout, "srim_tf", "settings.py")):
+    from srim_tf.settings import RunSettings
+    config = RunSettings().replace(**shape)
+else:
+    # For A/B timing against checkouts from before settings were declared once
+    # (srim_tf/settings.py): defaults came from absl flags, and conv4 was named conv4_4.
+    from absl import flags as absl_flags
+    from srim_tf.cli import flags as srim_flags
+    from srim_tf.training.settings import RunSettings
+    absl_flags.FLAGS(["turn"])
+    config = srim_flags.values()
+    old_names = {"loss_conv4_weight": "loss_conv4_4_weight",
+                 "selection_conv4_weight": "selection_conv4_4_weight"}
+    config.update({old_names.get(name, name): value for name, value in shape.items()})
     config = RunSettings.from_dict(config)
 model, _ = build.srim(config)
 model.compile(optimizer=build.optimizer(config))

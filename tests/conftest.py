@@ -7,21 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-SHARED_DATA = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
-
-
-def tiny_config(**overrides):
-    """`RunSettings`: the declared defaults, a model small enough for CPU tests, then `overrides`."""
-    from srim_tf.settings import RunSettings
-
-    tiny = dict(
-        data="builtin", hr_size=32, batch_size=2, patches_per_image=2, channels=8, kernel_size=3,
-        num_convs=3, num_lower_samples=4, num_upper_samples=4, sample_chunk=2,
-        vgg_weights="random", loss_pixel_weight=1.0, loss_conv2_2_weight=0.0,
-        loss_conv4_weight=0.0, selection_pixel_weight=1.0, selection_conv4_weight=0.0,
-        train_steps=4, learning_rate=1e-3, lr_decay_steps=[], checkpoint_every=2,
-        summary_every=2, image_summary_every=2, num_validation_images=2, num_summary_samples=2)
-    return RunSettings.from_flat(tiny).replace(**overrides)
+from tests.helpers import tiny_config  # noqa: E402
 
 
 @pytest.fixture
@@ -39,13 +25,6 @@ def triple(rng):
     coarse = rng.random((3, 8, 8, 3)).astype("float32")
     hr = tf.image.resize(coarse, [32, 32], "bicubic").numpy().clip(0, 1)
     return tuple(np.asarray(x) for x in to_triple(tf.constant(hr)))
-
-
-def shared_data(*parts):
-    path = os.path.join(SHARED_DATA, *parts)
-    if not os.path.exists(path):
-        pytest.skip(f"needs ../shared/data ({path})")
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,9 @@ Commands are the README's indented code lines. Those that need the network, anot
 machine or software we do not ship are listed in NOT_RUN with the reason; a new command
 that is neither run nor listed fails the test, so the README cannot drift silently.
 Training runs with a few extra flags appended (2 steps instead of minutes); evaluation
-with one sample instead of ten.
+with one sample instead of ten. A command that reads what an earlier one writes (a workdir,
+a photo) runs that one first in its clone, so the tests hold in any order and split across
+any number of pytest-xdist workers.
 """
 
 import os
@@ -79,6 +81,37 @@ def test_every_readme_code_line_is_run_or_listed_as_not_run():
     assert len(COMMANDS) >= 8, COMMANDS
 
 
+# Flags whose value is a path the command writes.
+_WRITES = re.compile(r"--(?:workdir|output_dir|export_dir|tflite|json|csv|pretrained_dir)=(\S+)")
+
+
+def written_paths(command):
+    """Paths `command` writes: its output flags, a flagfile's --workdir, a saved image."""
+    paths = _WRITES.findall(command) + re.findall(r"imsave\('([^']+)'", command)
+    for flagfile in re.findall(r"--flagfile=(\S+)", command):
+        with open(os.path.join(ROOT, flagfile), encoding="utf-8") as f:
+            paths += re.findall(r"^--workdir=(\S+)", f.read(), re.MULTILINE)
+    return paths
+
+
+def prerequisites(index):
+    """Indices of the earlier commands whose outputs `COMMANDS[index]` reads, in order."""
+    read = re.findall(r"=(\S+)", COMMANDS[index])
+    needed = []
+    for earlier in range(index):
+        if any(value == path or value.startswith(path + "/") for value in read
+               for path in written_paths(COMMANDS[earlier])):
+            needed += [i for i in prerequisites(earlier) if i not in needed] + [earlier]
+    return needed
+
+
+def test_commands_that_read_an_earlier_output_run_it_first():
+    sample = next(i for i, c in enumerate(COMMANDS) if "--model=workdirs/quickstart" in c)
+    names = [COMMANDS[i].split()[0] for i in prerequisites(sample)]
+    assert names == ["bin/srim_train", "python"], names
+
+
+@pytest.fixture(scope="module")
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory):
     """A directory with the repository's tracked top-level folders, as a fresh clone has."""
@@ -89,20 +122,33 @@ def clone(tmp_path_factory):
         os.symlink(os.path.join(ROOT, name), path / name)
     if os.path.isdir(SHARED):
         os.symlink(SHARED, top / "shared")
-    return str(path)
+    return {"path": str(path), "ran": set()}
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-def test_readme_command_runs(command, clone):
-    if "../shared/data" in command and not os.path.isdir(os.path.join(clone, "..", "shared", "data")):
-        pytest.skip("needs ../shared/data")
+def _run(index, clone):
+    """Runs `COMMANDS[index]` in the clone once, after the commands it needs."""
+    for needed in prerequisites(index):
+        if needed not in clone["ran"]:
+            _run(needed, clone)
+    command = COMMANDS[index]
     program = command.split()[0]
     full = " ".join([command.split(" #")[0], *FAST.get(program, [])])  # flags before a comment
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)
-    result = subprocess.run(["bash", "-c", full], cwd=clone, env=env, capture_output=True,
+    result = subprocess.run(["bash", "-c", full], cwd=clone["path"], env=env, capture_output=True,
                             text=True, timeout=600)
     assert result.returncode == 0, f"{full}\n{result.stderr[-3000:]}"
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    for output in re.findall(r"--(?:output_dir|export_dir|tflite|json|csv)=(\S+)", command):
-        assert os.path.exists(os.path.join(clone, output)), (output, os.listdir(clone))
+    for output in written_paths(command):
+        assert os.path.exists(os.path.join(clone["path"], output)), (output, os.listdir(clone["path"]))
+    clone["ran"].add(index)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", range(len(COMMANDS)), ids=[c[:60] for c in COMMANDS])
+def test_readme_command_runs(index, clone):
+    if "../shared/data" in COMMANDS[index] and not os.path.isdir(
+            os.path.join(clone["path"], "..", "shared", "data")):
+        pytest.skip("needs ../shared/data")
+    if index not in clone["ran"]:
+        _run(index, clone)

@@ -43,6 +43,8 @@ def _define(field, module_name, flag_values, old_name=None):
     name, help_text = field.name, meta["help"]
     if old_name:
         name, help_text, default = old_name, f"Deprecated: the old name of --{field.name}.", None
+    if name in flag_values:  # A program run twice in one process (tests) defines its flags once.
+        return
     common = dict(name=name, help=help_text, flag_values=flag_values, module_name=module_name)
     if typing.get_origin(kind) is tuple and meta["repeatable"]:
         flags.DEFINE_multi_string(default=list(default or ()) or None, **common)

@@ -29,9 +29,10 @@ def main(argv):
 
 def define_flags():
     settings_flags.define_run_flags(__name__)
-    flags.DEFINE_string("workdir", None, "Directory of checkpoints, summaries and config.json.",
-                        module_name=__name__)
-    flags.mark_flag_as_required("workdir")
+    if "workdir" not in FLAGS:
+        flags.DEFINE_string("workdir", None, "Directory of checkpoints, summaries and config.json.",
+                            module_name=__name__)
+        flags.mark_flag_as_required("workdir")
 
 
 def run():

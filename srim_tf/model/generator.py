@@ -118,7 +118,7 @@ class SRIMGenerator(keras.Model):
         >>> g = SRIMGenerator(GeneratorSettings(channels=8, num_convs=3))
         >>> lr = keras.ops.zeros((1, 5, 7, 3))
         >>> z_lo, z_up = g.noise_shapes(1, 5, 7)
-        >>> g([lr, keras.ops.zeros(z_lo), keras.ops.zeros(z_up)]).shape
+        >>> tuple(g([lr, keras.ops.zeros(z_lo), keras.ops.zeros(z_up)]).shape)
         (1, 20, 28, 3)
     """
 

@@ -30,7 +30,7 @@ class ConcatConv2D(keras.layers.Conv2D):
 
     Examples:
         >>> layer = ConcatConv2D(8, 3, padding="same")
-        >>> layer([keras.ops.zeros((1, 5, 5, 4)), keras.ops.zeros((1, 5, 5, 3))]).shape
+        >>> tuple(layer([keras.ops.zeros((1, 5, 5, 4)), keras.ops.zeros((1, 5, 5, 3))]).shape)
         (1, 5, 5, 8)
     """
 
@@ -86,7 +86,7 @@ class WeightNormConv2D(ConcatConv2D):
 
     Examples:
         >>> layer = WeightNormConv2D(8, 3, padding="same")
-        >>> layer(keras.ops.zeros((1, 5, 5, 3))).shape
+        >>> tuple(layer(keras.ops.zeros((1, 5, 5, 3))).shape)
         (1, 5, 5, 8)
     """
 

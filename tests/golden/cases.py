@@ -23,8 +23,9 @@ def _photo():
 def samples():
     """A shipped model's samples of a photo crop: float32 and bfloat16, tiled and whole.
 
-    The golden file was made with the model now named `pretrained_psnr` (the default until
-    issue 23), whose weights are unchanged, so it still guards the sampling code."""
+    The golden file was made with the model now named `pretrained_psnr` (the default before
+    the perceptual model shipped), whose weights are unchanged, so it still guards the
+    sampling code."""
     from srim_tf.inference.samplers import load_sampler
     from srim_tf.inference.tiling import super_resolve_image
 
@@ -40,10 +41,10 @@ def samples():
 
 def trained_weights(name, workdir):
     """The generator's weights after `TRAINING_CASES[name]` through srim_train's loop."""
-    from srim_tf.model.checkpoints import load_generator
+    from srim_tf.model.loading import load_generator
     from srim_tf.training.loop import train_and_evaluate
-    from tests.conftest import tiny_config
+    from tests.helpers import tiny_config
 
     train_and_evaluate(tiny_config(**TRAINING_CASES[name]), workdir)
-    generator = load_generator(workdir)[0]
+    generator = load_generator(workdir).generator
     return {f"w{i:02d}": np.asarray(w) for i, w in enumerate(generator.get_weights())}
