@@ -4,13 +4,14 @@
     python benchmarks/pool_memory.py --before=/path/to/old/checkout [--pool=96] [--rounds=2]
 
 Each turn is a fresh process that imports `srim_tf` from one checkout, builds a small
-generator with random-VGG conv2_2 + conv4_4 losses at HR 128 (the paper's feature shapes:
-2.7 MB of target features per image), refills a code pool of `--pool` images with the
-feature cache on, and draws 20 batches from it. It reports the cache's own size and the
+generator with random-VGG conv2_2 + conv4 (VGG19's conv4_4) losses at HR 128 (the paper's
+feature shapes: 2.7 MB of target features per image), refills a code pool of `--pool`
+images with the feature cache on, and draws 20 batches from it. It reports the cache's own size and the
 process's resident memory (RSS) above what it held before the refill: after the refill and
 after the batches, and the peak: whether the pool is held once, not also as a dataset of its
 slices and a shuffle buffer of the whole pool.
-Both checkouts must have the subpackage layout (`srim_tf/training/code_pool.py`).
+Both checkouts must have the subpackage layout (`srim_tf/training/code_pool.py`); either may
+declare its settings in `srim_tf/settings.py` or, from before then, in absl flags.
 """
 
 import argparse
@@ -25,31 +26,43 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TURN = r'''
 import ctypes, json, os, resource, sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, sys.argv[1])
+checkout = sys.argv[1]
+sys.path.insert(0, checkout)
 pool_size = int(sys.argv[2])
 import numpy as np, tensorflow as tf
-from absl import flags as absl_flags
-from srim_tf.cli import flags as srim_flags
 from srim_tf.data import datasets
 from srim_tf.training import build
 from srim_tf.training.code_pool import CodePool
-from srim_tf.training.settings import RunSettings
 
 def rss_mb():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
 
-absl_flags.FLAGS(["turn"])
-config = srim_flags.values()
-config.update(data="builtin", hr_size=128, batch_size=16, channels=8, kernel_size=3, num_convs=3,
-              num_lower_samples=2, num_upper_samples=2, sample_chunk=2, vgg_weights="random",
-              loss_pixel_weight=1e-3, loss_conv2_2_weight=1.0, loss_conv4_weight=0.1,
-              selection_pixel_weight=1.0, selection_conv4_weight=0.0,
-              code_pool_size=pool_size, target_feature_cache_mb=4096, num_validation_images=0)
-settings = RunSettings.from_dict(config) if RunSettings else config
+shape = dict(data="builtin", hr_size=128, batch_size=16, channels=8, kernel_size=3, num_convs=3,
+             num_lower_samples=2, num_upper_samples=2, sample_chunk=2, vgg_weights="random",
+             loss_pixel_weight=1e-3, loss_conv2_2_weight=1.0, loss_conv4_weight=0.1,
+             selection_pixel_weight=1.0, selection_conv4_weight=0.0,
+             code_pool_size=pool_size, target_feature_cache_mb=4096)
+if os.path.isfile(os.path.join(checkout, "srim_tf", "settings.py")):
+    from srim_tf.settings import RunSettings
+    settings = RunSettings().replace(**shape)
+    data = settings.data
+else:
+    # For A/B measures against checkouts from before settings were declared once
+    # (srim_tf/settings.py): defaults came from absl flags, and conv4 was named conv4_4.
+    from absl import flags as absl_flags
+    from srim_tf.cli import flags as srim_flags
+    from srim_tf.training.settings import RunSettings
+    absl_flags.FLAGS(["turn"])
+    config = srim_flags.values()
+    old_names = {"loss_conv4_weight": "loss_conv4_4_weight",
+                 "selection_conv4_weight": "selection_conv4_4_weight"}
+    config.update({old_names.get(name, name): value for name, value in shape.items()})
+    settings = RunSettings.from_dict(config)
+    data = build.data_config(settings)
 model, _ = build.srim(settings)
 strategy = tf.distribute.get_strategy()
-batches = iter(strategy.experimental_distribute_dataset(datasets.make_dataset(build.data_config(settings))))
+batches = iter(strategy.experimental_distribute_dataset(datasets.make_dataset(data)))
 pool = CodePool(model, strategy, batches, pool_size, 16, 4096)
 # Warm-up: one refill of a pool of one batch compiles selection; then measure from here.
 small = CodePool(model, strategy, batches, 16, 16, 4096)

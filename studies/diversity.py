@@ -22,14 +22,12 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import flags as absl_flags  # noqa: E402
 from absl import logging  # noqa: E402
 
 from srim_tf.evaluation import evaluate as evaluation  # noqa: E402
-from srim_tf.cli import flags as srim_flags  # noqa: E402
 from srim_tf.inference.samplers import load_sampler  # noqa: E402
+from srim_tf.settings import RunSettings  # noqa: E402
 from srim_tf.training.loop import train_and_evaluate  # noqa: E402
-from srim_tf.training.settings import RunSettings  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "..", "shared", "data")
@@ -71,14 +69,9 @@ VARIANTS = {
 
 
 def config_for(overrides, steps, seed, data_dir):
-    absl_flags.FLAGS.unparse_flags()
-    absl_flags.FLAGS(["diversity"])
-    config = srim_flags.values()
-    config.update(BASE)
-    config.update(data=f"folder:{data_dir}/T91,folder:{data_dir}/BSD200")
-    config.update(train_steps=steps, seed=seed)
-    config.update(overrides)
-    return RunSettings.from_dict(config)
+    """The defaults, then BASE, the data, steps and seed, then the variant's overrides."""
+    return RunSettings().replace(**{**BASE, "data": f"folder:{data_dir}/T91,folder:{data_dir}/BSD200",
+                                    "train_steps": steps, "seed": seed, **overrides})
 
 
 def main():

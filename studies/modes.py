@@ -43,8 +43,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from srim_tf.settings import RunSettings  # noqa: E402
 from srim_tf.training import build  # noqa: E402
-from srim_tf.training.settings import RunSettings  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BLOCK = 4  # HR pixels per block side = the scale: one LR pixel per block
@@ -116,20 +116,13 @@ def measure(samples, lr):
 
 
 def srim_config(**overrides):
-    """A small generator and pixel distances; the flags' defaults for the rest."""
-    from absl import flags as absl_flags
-    from srim_tf.cli import flags as srim_flags  # noqa: F401  (defines the flags)
-
-    absl_flags.FLAGS.unparse_flags()
-    absl_flags.FLAGS(["modes"])
-    config = srim_flags.values()
-    config.update(channels=32, kernel_size=3, num_convs=5, stage_output="residual",
-                  loss_pixel_weight=1.0, loss_conv2_2_weight=0.0, loss_conv4_weight=0.0,
-                  selection_pixel_weight=1.0, selection_conv4_weight=0.0,
-                  num_lower_samples=16, num_upper_samples=16, sample_chunk=16,
-                  learning_rate=2e-3, lr_decay_steps=[], vgg_weights="random")
-    config.update(overrides)
-    return RunSettings.from_dict(config)
+    """A small generator and pixel distances; the defaults for the rest."""
+    small = dict(channels=32, kernel_size=3, num_convs=5, stage_output="residual",
+                 loss_pixel_weight=1.0, loss_conv2_2_weight=0.0, loss_conv4_weight=0.0,
+                 selection_pixel_weight=1.0, selection_conv4_weight=0.0,
+                 num_lower_samples=16, num_upper_samples=16, sample_chunk=16,
+                 learning_rate=2e-3, lr_decay_steps=(), vgg_weights="random")
+    return RunSettings().replace(**{**small, **overrides})
 
 
 def train_srim(config, steps, batch, seed):
@@ -150,7 +143,7 @@ def train_srim(config, steps, batch, seed):
 
 def train_deterministic(config, steps, batch, seed):
     """The same generator, codes zeroed, trained on L1 to the target: a regressor."""
-    keras.utils.set_random_seed(config.seed)
+    keras.utils.set_random_seed(config.training.seed)
     generator = build.generator(config)
     optimizer = build.optimizer(config)
     rng = np.random.default_rng(seed)

@@ -52,7 +52,7 @@ def _run(command, log):
 
 def _measure(model, out_dir, name):
     path = os.path.join(out_dir, f"{name}_eval.json")
-    _run([sys.executable, "bin/srim_eval", f"--method={model}", f"--hr_dir={DATA}/Set14",
+    _run([sys.executable, "bin/srim_eval", f"--model={model}", f"--hr_dir={DATA}/Set14",
           "--num_samples=10", "--lpips=alex", f"--json={path}"], os.path.join(out_dir, f"{name}.log"))
     with open(path, encoding="utf-8") as f:
         result = json.load(f)["Set14"]
