@@ -302,9 +302,10 @@ class TrainingSettings(Declared):
     lr_decay_factor: float = setting(0.5, "Learning-rate factor at each decay step.", finite=True,
                                      check=(lambda v: v > 0, "a finite number > 0"))
     init_from: str = setting(
-        "", "Start a new run from these generator weights (fine-tuning): any model srim_sample"
-        " takes but a SavedModel ('pretrained', 'pretrained_psnr', a pretrained folder, a workdir"
-        " or a checkpoint). The generator flags must match its settings. Ignored when resuming.")
+        "", "Start a new run from these generator weights (fine-tuning): any model srim_sample's"
+        " --model takes ('pretrained', 'pretrained_psnr', a pretrained folder, a workdir, a"
+        " checkpoint, a SavedModel). The generator flags must match its settings. Ignored when"
+        " resuming.")
     seed: int = setting(0, "Seed of weights, data order and noise.")
     checkpoint_every: int = setting(1000, "Steps between checkpoints.", minimum=1)
     keep_checkpoints: int = setting(3, "Checkpoints kept.", minimum=1)

@@ -18,6 +18,7 @@ are declared with unknown rank so that the checks run: TF Serving does not check
 itself, and a known rank would let the graph optimizer fold the rank check away.
 """
 
+import json
 import os
 
 import tensorflow as tf
@@ -61,6 +62,9 @@ class ServingModule(tf.Module):
         checks.check_choice("precision", precision, INFERENCE_PRECISIONS)
         requests.check_export_bounds(noise_scale, max_input_pixels, max_request_pixels)
         self.generator = generator
+        # Read back by `loading.load_generator`, which rebuilds the generator from the export.
+        self.generator_settings = tf.Variable(json.dumps(generator.settings.as_dict()),
+                                              trainable=False, name="generator_settings")
         # A plain object (not tracked): it computes on `generator`'s variables, saved once.
         self._computing = in_precision(generator, precision)
         self.precision = tf.Variable(precision, trainable=False, name="precision")
