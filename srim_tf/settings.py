@@ -108,17 +108,24 @@ def problem(field, value):
             return f"must be {'a list of ' if items else ''}{_TYPE_NAMES[item_type][items]}"
         if meta["choices"] is not None and item not in meta["choices"]:
             return f"must be {'some' if items else 'one'} of {', '.join(meta['choices'])}"
-        if meta["finite"] and not math.isfinite(item):
-            return "must be a finite number" + (f" >= {meta['minimum']:g}" if meta["minimum"] is not None else "")
         low, high = meta["minimum"], meta["maximum"]
-        if low is not None and item < low or high is not None and item > high:
-            number = "an integer" if item_type is int else "a number"
-            if high is None:
-                return f"must be {number} >= {low}"
-            return f"must be {number} in [{low}, {high}]" if low is not None else f"must be {number} <= {high}"
+        not_finite = meta["finite"] and not math.isfinite(item)
+        if not_finite and meta["check"] is not None:
+            return f"must be {meta['check'][1]}"
+        if not_finite or low is not None and item < low or high is not None and item > high:
+            return f"must be {_range_text(item_type, meta)}"
     if meta["check"] is not None and not meta["check"][0](value):
         return f"must be {meta['check'][1]}"
     return None
+
+
+def _range_text(item_type, meta):
+    """'an integer >= 1', 'a finite number in [0, 10]', ...: the accepted numbers."""
+    number = "an integer" if item_type is int else "a finite number" if meta["finite"] else "a number"
+    low, high = meta["minimum"], meta["maximum"]
+    if low is not None and high is not None:
+        return f"{number} in [{low:g}, {high:g}]"
+    return number + (f" >= {low:g}" if low is not None else "") + (f" <= {high:g}" if high is not None else "")
 
 
 _TYPE_NAMES = {int: ("an integer", "integers"), float: ("a number", "numbers"),
