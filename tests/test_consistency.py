@@ -82,10 +82,10 @@ def test_consistent_sampler_outputs_downsample_to_the_input_tiled_or_not(trained
 
 
 def test_exported_signatures_are_consistent_when_exported_so(trained_workdir, tmp_path, rng):
-    from srim_tf.model import checkpoints
+    from srim_tf.model.loading import load_generator
     from srim_tf.serving import saved_model as export
 
-    generator = checkpoints.load_generator(trained_workdir)[0]
+    generator = load_generator(trained_workdir)[0]
     path = export.export(generator, str(tmp_path / "srim"),
                          consistency_iterations=consistency.DEFAULT_ITERATIONS)
     loaded = tf.saved_model.load(path)

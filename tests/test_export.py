@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from srim_tf.serving import saved_model as export
-from srim_tf.model.checkpoints import load_generator
+from srim_tf.model.loading import load_generator
 from srim_tf.inference.sampling import super_resolve_with
 
 SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
@@ -175,9 +175,9 @@ def test_requests_at_the_bounds_fit_under_an_address_space_cap(tmp_path):
     """Peak memory follows the tile, not the request (issue 24): under a 4 GiB address-space
     cap (untiled, the first request alone reached 6.4 GB of address space), requests at the
     default bounds, a long strip, and the next request are all served."""
-    from srim_tf.model.generator import SRIMGenerator
+    from tests.helpers import tiny_generator
 
-    path = export.export(SRIMGenerator(channels=8, kernel_size=3, num_convs=3), str(tmp_path / "m"))
+    path = export.export(tiny_generator(), str(tmp_path / "m"))
     script = f"""
 import resource
 resource.setrlimit(resource.RLIMIT_AS, (4 * 2 ** 30, 4 * 2 ** 30))

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from srim_tf.inference import consistency
 from srim_tf.evaluation import metrics
-from srim_tf.model.pretrained import load_pretrained
+from srim_tf.model.loading import load_generator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Largest mean and max |difference| from float32 of outputs in [0, 1] (the shipped model on a
@@ -28,7 +28,7 @@ def _photo(height=24, width=20):
 
 @pytest.fixture(scope="module")
 def generator():
-    return load_pretrained()
+    return load_generator("pretrained").generator
 
 
 def _samples(sampler, rgb):

@@ -4,6 +4,15 @@ import pytest
 import tensorflow as tf
 
 from srim_tf.model.generator import SRIMGenerator, build_stage
+from srim_tf.settings import GeneratorSettings
+
+
+def _generator(dtype=None, **settings):
+    return SRIMGenerator(GeneratorSettings(**settings), dtype=dtype)
+
+
+def _stage(skip_factor, **settings):
+    return build_stage(skip_factor, GeneratorSettings(**settings))
 
 
 def _inputs(generator, batch, height, width, rng):
@@ -14,7 +23,7 @@ def _inputs(generator, batch, height, width, rng):
 
 @pytest.mark.parametrize("height,width", [(7, 5), (1, 1), (13, 10)])
 def test_output_is_four_times_any_input_size_and_in_unit_range(height, width, rng):
-    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
+    generator = _generator(channels=8, kernel_size=3, num_convs=3)
     mid, hr = generator.generate(*_inputs(generator, 2, height, width, rng))
     assert mid.shape == (2, 2 * height, 2 * width, 3)
     assert hr.shape == (2, 4 * height, 4 * width, 3)
@@ -24,11 +33,11 @@ def test_output_is_four_times_any_input_size_and_in_unit_range(height, width, rn
 
 def test_paper_architecture_has_the_authors_parameter_count():
     # 2 stages x 9 convolutions, 5x5, 64 channels, weight norm: 1.54 M in the authors' code.
-    assert abs(SRIMGenerator().count_params() - 1.54e6) < 0.01e6
+    assert abs(_generator().count_params() - 1.54e6) < 0.01e6
 
 
 def test_noise_changes_the_output(rng):
-    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
+    generator = _generator(channels=8, kernel_size=3, num_convs=3)
     lr, z_lo, z_up = _inputs(generator, 1, 6, 6, rng)
     a = np.asarray(generator([lr, z_lo, z_up]))
     b = np.asarray(generator([lr, z_lo, z_up + 1.0]))
@@ -37,7 +46,7 @@ def test_noise_changes_the_output(rng):
 
 
 def test_stages_are_callable_alone_and_compose_to_the_generator(rng):
-    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
+    generator = _generator(channels=8, kernel_size=3, num_convs=3)
     lr, z_lo, z_up = _inputs(generator, 2, 5, 6, rng)
     lr, z_lo, z_up = (keras.ops.convert_to_tensor(x) for x in (lr, z_lo, z_up))
     mid = generator.lower([lr, lr, z_lo])
@@ -46,7 +55,7 @@ def test_stages_are_callable_alone_and_compose_to_the_generator(rng):
 
 
 def test_skip_connections_feed_every_convolution_after_the_first():
-    stage = build_stage(2, channels=8, kernel_size=3, num_convs=4)
+    stage = _stage(2, channels=8, kernel_size=3, num_convs=4)
     conv_inputs = {layer.name: layer.kernel.shape[2] for layer in stage.layers
                    if "_conv_" in layer.name}
     assert conv_inputs == {"stage_conv_0": 3 + 5, "stage_conv_1": 8 + 3, "stage_conv_2": 8 + 3,
@@ -55,7 +64,7 @@ def test_skip_connections_feed_every_convolution_after_the_first():
 
 @pytest.mark.parametrize("normalization,activation", [("batch", "relu"), ("none", "leaky_relu")])
 def test_other_normalizations_and_activations_build(normalization, activation, rng):
-    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3,
+    generator = _generator(channels=8, kernel_size=3, num_convs=3,
                               normalization=normalization, activation=activation)
     assert generator(_inputs(generator, 1, 4, 4, rng)).shape == (1, 16, 16, 3)
     kinds = {type(layer).__name__ for layer in generator.lower.layers}
@@ -64,16 +73,15 @@ def test_other_normalizations_and_activations_build(normalization, activation, r
 
 
 def test_config_round_trip():
-    generator = SRIMGenerator(channels=12, kernel_size=3, num_convs=4, noise_channels=2,
+    generator = _generator(channels=12, kernel_size=3, num_convs=4, noise_channels=2,
                               normalization="none", activation="relu")
     clone = SRIMGenerator.from_config(generator.get_config())
-    for key in ("channels", "kernel_size", "num_convs", "noise_channels", "normalization", "activation"):
-        assert getattr(clone, key) == getattr(generator, key)
+    assert clone.settings == generator.settings
     assert clone.count_params() == generator.count_params()
 
 
 def test_keras_file_round_trip_gives_identical_outputs(tmp_path, rng):
-    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
+    generator = _generator(channels=8, kernel_size=3, num_convs=3)
     inputs = _inputs(generator, 2, 5, 7, rng)
     path = str(tmp_path / "generator.keras")
     generator.save(path)
@@ -82,15 +90,15 @@ def test_keras_file_round_trip_gives_identical_outputs(tmp_path, rng):
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"normalization": "group"}, "normalization='group'"),
-    ({"activation": "gelu"}, "activation='gelu'"),
-    ({"num_convs": 0}, "num_convs=0"),
+    ({"normalization": "group"}, "--normalization=group"),
+    ({"activation": "gelu"}, "--activation=gelu"),
+    ({"num_convs": 0}, "--num_convs=0"),
     ({"num_convs": 2.5}, "integer"),
-    ({"stage_output": "tanh"}, "stage_output='tanh'"),
+    ({"stage_output": "tanh"}, "--stage_output=tanh"),
 ])
 def test_bad_options_name_the_value_and_what_is_accepted(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        SRIMGenerator(**kwargs)
+        _generator(**kwargs)
 
 
 @pytest.mark.parametrize("layer_class", ["ConcatConv2D", "WeightNormConv2D"])
@@ -126,7 +134,7 @@ def test_split_convolution_equals_one_convolution_of_the_concatenation(layer_cla
 
 @pytest.mark.parametrize("normalization", ["weight", "none"])
 def test_residual_stages_start_as_their_bilinear_upsample(normalization, rng):
-    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, normalization=normalization,
+    generator = _generator(channels=8, kernel_size=3, num_convs=3, normalization=normalization,
                               stage_output="residual")
     lr, z_lo, z_up = _inputs(generator, 2, 5, 6, rng)
     mid, hr = generator.generate(lr, z_lo, z_up)
@@ -134,13 +142,13 @@ def test_residual_stages_start_as_their_bilinear_upsample(normalization, rng):
     np.testing.assert_allclose(mid, bilinear_mid, atol=1e-6)
     np.testing.assert_allclose(hr, tf.image.resize(mid, (20, 24), "bilinear"), atol=1e-6)
     # The sigmoid stage does not start there (a grey image near 0.5).
-    sigmoid = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, normalization=normalization)
+    sigmoid = _generator(channels=8, kernel_size=3, num_convs=3, normalization=normalization)
     assert np.abs(np.asarray(sigmoid.generate(lr, z_lo, z_up)[0]) - bilinear_mid).max() > 0.05
 
 
 def test_residual_stage_learns_and_stays_in_unit_range(rng):
     # Zero gain must not block learning: one gradient step moves the output off bilinear.
-    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
+    generator = _generator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
     lr, z_lo, z_up = (tf.constant(x) for x in _inputs(generator, 2, 4, 4, rng))
     target = tf.constant(rng.random((2, 16, 16, 3)).astype("float32"))
     optimizer = keras.optimizers.Adam(1e-2)
@@ -160,11 +168,11 @@ def test_an_explicit_dtype_wins_over_a_global_policy_the_user_set(rng):
     # mixed policy, and its float32 layers stay float32 in a bfloat16 model.
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        plain = [SRIMGenerator(channels=8, kernel_size=3, num_convs=3, dtype="float32", **options)
+        plain = [_generator(channels=8, kernel_size=3, num_convs=3, dtype="float32", **options)
                  for options in (dict(stage_output="residual"),
                                  dict(normalization="batch", activation="relu"))]
-        default = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
-        sigmoid = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
+        default = _generator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
+        sigmoid = _generator(channels=8, kernel_size=3, num_convs=3)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     for generator in plain:
@@ -174,7 +182,7 @@ def test_an_explicit_dtype_wins_over_a_global_policy_the_user_set(rng):
     assert sigmoid.lower.get_layer("rgb").compute_dtype == "float32"
     assert default.lower.get_layer("lower_conv_0").compute_dtype == "bfloat16"
     lr, z_lo, z_up = _inputs(default, 1, 4, 5, rng)
-    exact = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
+    exact = _generator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
     np.testing.assert_array_equal(default.generate(lr, z_lo, z_up)[1], exact.generate(lr, z_lo, z_up)[1])
 
 
@@ -184,9 +192,9 @@ def test_the_generator_is_registered_under_the_package_name():
 
 
 def test_residual_generator_config_round_trips():
-    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
+    generator = _generator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
     clone = SRIMGenerator.from_config(generator.get_config())
-    assert clone.stage_output == "residual"
+    assert clone.settings.stage_output == "residual"
     assert clone.get_config() == generator.get_config()
 
 
@@ -195,7 +203,7 @@ def test_every_convolution_after_the_first_sees_the_lr_image_upsampled_by_the_sk
     """Pins the skip wiring: with the first convolution silenced and the last reading only its
     skip channels (centre tap, identity), a sigmoid stage outputs sigmoid(bilinear(lr)). Feeding
     those convolutions the upsampled main input, the noise or the hidden state instead fails."""
-    stage = build_stage(skip_factor, channels=4, kernel_size=3, num_convs=2, normalization="none")
+    stage = _stage(skip_factor, channels=4, kernel_size=3, num_convs=2, normalization="none")
     first, last = stage.get_layer("stage_conv_0"), stage.get_layer("stage_conv_1")
     first.set_weights([np.zeros_like(w) for w in first.get_weights()])
     kernel = np.zeros(last.kernel.shape, np.float32)  # [3, 3, 4 hidden + 3 skip, 3]
@@ -211,7 +219,7 @@ def test_every_convolution_after_the_first_sees_the_lr_image_upsampled_by_the_sk
 
 
 def test_stage_outputs_depend_on_image_lr_and_noise_through_their_own_paths(rng):
-    stage = build_stage(4, channels=8, kernel_size=3, num_convs=3)
+    stage = _stage(4, channels=8, kernel_size=3, num_convs=3)
     image = rng.random((1, 4, 6, 3)).astype("float32")
     lr = rng.random((1, 2, 3, 3)).astype("float32")
     noise = rng.standard_normal((1, 8, 12, 5)).astype("float32")
@@ -221,7 +229,7 @@ def test_stage_outputs_depend_on_image_lr_and_noise_through_their_own_paths(rng)
 
 
 def test_the_upper_stage_takes_the_lower_output_as_image_and_the_lr_as_skip(rng):
-    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
+    generator = _generator(channels=8, kernel_size=3, num_convs=3)
     lr, z_lo, z_up = (tf.constant(x) for x in _inputs(generator, 1, 4, 5, rng))
     mid, hr = generator.generate(lr, z_lo, z_up)
     np.testing.assert_allclose(hr, generator.upper([mid, lr, z_up]), atol=1e-6)
@@ -231,21 +239,21 @@ def test_the_upper_stage_takes_the_lower_output_as_image_and_the_lr_as_skip(rng)
 
 @pytest.mark.parametrize("dtype", ["mixed_bfloat16", "mixed_float16"])
 def test_a_residual_generator_in_lower_precision_starts_exactly_bilinear(dtype, rng):
-    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, stage_output="residual",
+    generator = _generator(channels=8, kernel_size=3, num_convs=3, stage_output="residual",
                               dtype=dtype)
     assert generator.lower.get_layer("lower_conv_1").compute_dtype == dtype.split("_")[1]
     lr, z_lo, z_up = _inputs(generator, 2, 5, 6, rng)
     mid, hr = generator.generate(lr, z_lo, z_up)
     assert mid.dtype == hr.dtype == tf.float32
     # The base is added in float32, unrounded: exactly what a float32 generator gives.
-    exact = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
+    exact = _generator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
     np.testing.assert_array_equal(hr, exact.generate(lr, z_lo, z_up)[1])
 
 
 def test_precision_is_a_constructor_argument_and_leaves_keras_global_policy_alone():
     before = keras.mixed_precision.global_policy().name
-    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, dtype="mixed_bfloat16")
-    plain = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
+    generator = _generator(channels=8, kernel_size=3, num_convs=3, dtype="mixed_bfloat16")
+    plain = _generator(channels=8, kernel_size=3, num_convs=3)
     assert keras.mixed_precision.global_policy().name == before == "float32"
     assert generator.lower.get_layer("lower_conv_0").compute_dtype == "bfloat16"
     assert generator.lower.get_layer("lower_conv_0").kernel.dtype == "float32"  # weights stay float32
@@ -258,7 +266,7 @@ def test_precision_is_a_constructor_argument_and_leaves_keras_global_policy_alon
 def test_training_reaches_both_stages(rng):
     # Batch norm normalises by the batch in training and by its moving statistics otherwise:
     # both stages' outputs tell whether `training` reached them.
-    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, normalization="batch")
+    generator = _generator(channels=8, kernel_size=3, num_convs=3, normalization="batch")
     lr, z_lo, z_up = (tf.constant(x) for x in _inputs(generator, 2, 4, 5, rng))
     mid_train, hr_train = generator.generate(lr, z_lo, z_up, training=True)
     mid_infer, _ = generator.generate(lr, z_lo, z_up, training=False)
@@ -274,7 +282,7 @@ def test_training_reaches_both_stages(rng):
 
 @pytest.mark.parametrize("bias,expected", [(5.0, 1.0), (-5.0, 0.0)])
 def test_a_residual_stage_clips_its_output_to_the_unit_range(bias, expected, rng):
-    stage = build_stage(2, channels=8, kernel_size=3, num_convs=2, stage_output="residual")
+    stage = _stage(2, channels=8, kernel_size=3, num_convs=2, stage_output="residual")
     last = stage.get_layer("stage_conv_1")
     last.bias.assign(np.full(3, bias, np.float32))
     image = rng.random((1, 3, 4, 3)).astype("float32")

@@ -16,7 +16,7 @@ import tensorflow as tf
 from PIL import Image
 
 from srim_tf.serving import saved_model as export
-from srim_tf.model.checkpoints import load_generator
+from srim_tf.model.loading import load_generator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from srim_tf.model.checkpoints import load_generator
+from srim_tf.model.loading import load_generator
 from srim_tf.training import build
 from srim_tf.data import datasets as data
 from srim_tf.training import loop as train
@@ -20,7 +20,7 @@ def test_tfds_images_become_training_triples_and_train_a_model(tmp_path):
                          checkpoint_every=2, summary_every=1, image_summary_every=2,
                          num_validation_images=1, num_summary_samples=1)
     with tfds.testing.mock_data(num_examples=4):
-        lr, mid, hr = next(iter(data.make_dataset(build.data_config(config))))
+        lr, mid, hr = next(iter(data.make_dataset(config.data)))
         assert (lr.shape, mid.shape, hr.shape) == ((2, 8, 8, 3), (2, 16, 16, 3), (2, 32, 32, 3))
         # Mock images are random noise: real pixels, not a constant fill.
         assert float(np.std(hr.numpy())) > 0.05
@@ -36,4 +36,4 @@ def test_tfds_images_become_training_triples_and_train_a_model(tmp_path):
 
 def test_unknown_tfds_name_is_one_clear_error():
     with pytest.raises(ValueError, match="Unknown TFDS dataset.*tfds:no_such_set"):
-        next(iter(data.make_dataset(build.data_config(tiny_config(data="tfds:no_such_set")))))
+        next(iter(data.make_dataset(tiny_config(data="tfds:no_such_set").data)))

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srim_tf.model.generator import SRIMGenerator
-from srim_tf.model.pretrained import load_pretrained
+from srim_tf.model.loading import load_generator
 from srim_tf.serving.tflite import to_tflite
+from tests.helpers import tiny_generator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -29,7 +29,7 @@ def _run_tflite(flatbuffer, inputs):
 
 @pytest.mark.parametrize("lr_size", [(6, 5), None], ids=["fixed", "dynamic"])
 def test_tflite_matches_keras_for_the_same_noise(lr_size, rng):
-    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3, noise_channels=2)
+    generator = tiny_generator(noise_channels=2)
     flatbuffer = to_tflite(generator, lr_size)
     inputs = _inputs(rng, 6, 5, 2)
     expected = generator([inputs["lr"], inputs["z_lo"], inputs["z_up"]]).numpy()
@@ -42,7 +42,7 @@ def test_tflite_matches_keras_for_the_same_noise(lr_size, rng):
 
 
 def test_tflite_input_shapes_are_fixed_or_dynamic_as_asked():
-    generator = SRIMGenerator(channels=4, kernel_size=3, num_convs=2, noise_channels=1)
+    generator = tiny_generator(channels=4, num_convs=2, noise_channels=1)
 
     def shapes(flatbuffer):
         details = tf.lite.Interpreter(model_content=flatbuffer).get_input_details()
@@ -64,7 +64,7 @@ def test_srim_export_writes_a_tflite_file_of_the_pretrained_model(tmp_path, rng)
                             capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == path
-    generator = load_pretrained()
+    generator = load_generator("pretrained").generator
     inputs = _inputs(rng, 8, 6, generator.settings.noise_channels)
     expected = generator([inputs["lr"], inputs["z_lo"], inputs["z_up"]]).numpy()
     with open(path, "rb") as f:

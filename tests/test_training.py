@@ -95,7 +95,7 @@ def test_freshly_chosen_codes_get_jitter_in_either_mode(mode, triple):
 
 
 def test_unknown_jitter_mode_is_refused():
-    with pytest.raises(ValueError, match="code_jitter_mode='always'"):
+    with pytest.raises(ValueError, match="--code_jitter_mode=always"):
         _compiled(code_jitter_mode="always")
 
 
