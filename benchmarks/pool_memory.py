@@ -30,7 +30,6 @@ checkout = sys.argv[1]
 sys.path.insert(0, checkout)
 pool_size = int(sys.argv[2])
 import numpy as np, tensorflow as tf
-from srim_tf.data import datasets
 from srim_tf.training import build
 from srim_tf.training.code_pool import CodePool
 
@@ -43,26 +42,12 @@ shape = dict(data="builtin", hr_size=128, batch_size=16, channels=8, kernel_size
              loss_pixel_weight=1e-3, loss_conv2_2_weight=1.0, loss_conv4_weight=0.1,
              selection_pixel_weight=1.0, selection_conv4_weight=0.0,
              code_pool_size=pool_size, target_feature_cache_mb=4096)
-if os.path.isfile(os.path.join(checkout, "srim_tf", "settings.py")):
-    from srim_tf.settings import RunSettings
-    settings = RunSettings().replace(**shape)
-    data = settings.data
-else:
-    # For A/B measures against checkouts from before settings were declared once
-    # (srim_tf/settings.py): defaults came from absl flags, and conv4 was named conv4_4.
-    from absl import flags as absl_flags
-    from srim_tf.cli import flags as srim_flags
-    from srim_tf.training.settings import RunSettings
-    absl_flags.FLAGS(["turn"])
-    config = srim_flags.values()
-    old_names = {"loss_conv4_weight": "loss_conv4_4_weight",
-                 "selection_conv4_weight": "selection_conv4_4_weight"}
-    config.update({old_names.get(name, name): value for name, value in shape.items()})
-    settings = RunSettings.from_dict(config)
-    data = build.data_config(settings)
+sys.path.insert(1, sys.argv[3])  # benchmarks/, for checkouts.py
+import checkouts
+settings = checkouts.run_settings(checkout, shape)
 model, _ = build.srim(settings)
 strategy = tf.distribute.get_strategy()
-batches = iter(strategy.experimental_distribute_dataset(datasets.make_dataset(data)))
+batches = iter(strategy.experimental_distribute_dataset(checkouts.dataset(checkout, settings)))
 pool = CodePool(model, strategy, batches, pool_size, 16, 4096)
 # Warm-up: one refill of a pool of one batch compiles selection; then measure from here.
 small = CodePool(model, strategy, batches, 16, 16, 4096)
@@ -98,7 +83,8 @@ def main():
     results = {"before": [], "after": []}
     for _ in range(args.rounds):
         for name in ("before", "after"):
-            turn = subprocess.run([sys.executable, "-c", TURN, getattr(args, name), str(args.pool)],
+            turn = subprocess.run([sys.executable, "-c", TURN, getattr(args, name), str(args.pool),
+                                   os.path.dirname(os.path.abspath(__file__))],
                                   capture_output=True, text=True)
             if turn.returncode:
                 sys.exit(f"The {name} turn failed:\n{turn.stderr[-3000:]}")

@@ -38,22 +38,10 @@ checkout = sys.argv[1]
 sys.path.insert(0, checkout)
 import numpy as np, tensorflow as tf
 from srim_tf.training import build
+sys.path.insert(1, sys.argv[3])  # benchmarks/, for checkouts.py
+import checkouts
 shape = json.loads(sys.argv[2])
-if os.path.isfile(os.path.join(checkout, "srim_tf", "settings.py")):
-    from srim_tf.settings import RunSettings
-    config = RunSettings().replace(**shape)
-else:
-    # For A/B timing against checkouts from before settings were declared once
-    # (srim_tf/settings.py): defaults came from absl flags, and conv4 was named conv4_4.
-    from absl import flags as absl_flags
-    from srim_tf.cli import flags as srim_flags
-    from srim_tf.training.settings import RunSettings
-    absl_flags.FLAGS(["turn"])
-    config = srim_flags.values()
-    old_names = {"loss_conv4_weight": "loss_conv4_4_weight",
-                 "selection_conv4_weight": "selection_conv4_4_weight"}
-    config.update({old_names.get(name, name): value for name, value in shape.items()})
-    config = RunSettings.from_dict(config)
+config = checkouts.run_settings(checkout, shape)
 model, _ = build.srim(config)
 model.compile(optimizer=build.optimizer(config))
 rng = np.random.default_rng(0)
@@ -101,7 +89,7 @@ def main():
         # A B, B A, A B, ...: whichever runs second in a round is not always the same checkout.
         for name in ("before", "after")[::1 if round_index % 2 == 0 else -1]:
             out = subprocess.run([sys.executable, "-c", script, getattr(args, name),
-                                  json.dumps(SHAPES[args.shape])],
+                                  json.dumps(SHAPES[args.shape]), os.path.dirname(os.path.abspath(__file__))],
                                  capture_output=True, text=True, check=True).stdout
             times[name].append(json.loads(out.strip().splitlines()[-1]))
             print(name, f"{times[name][-1]:.3f} s", flush=True)

@@ -3,7 +3,8 @@
 Subpackages, in the order data flows: `data` -> `training` (selection, code pool, the step,
 the loop) -> `model` (the generator and its checkpoints) -> `inference` (sampling, tiling,
 consistency) -> `serving` (SavedModel, TFLite) and `evaluation`; `cli` holds the programs.
-`checks` holds the value checks every package shares.
+`settings` declares every training setting once (default, type, help, range), `checks`
+holds the value checks every package shares.
 """
 
 __version__ = "0.1.0"
