@@ -52,7 +52,7 @@ def test_training_stream_over_a_folder_with_broken_files_runs(messy_folder):
 
 def test_training_over_a_folder_with_one_broken_file_in_twenty(messy_folder, tmp_path):
     from srim_tf.training.loop import train_and_evaluate
-    from tests.conftest import tiny_config
+    from tests.helpers import tiny_config
 
     logs = train_and_evaluate(tiny_config(data=f"folder:{messy_folder}", train_steps=3,
                                           checkpoint_every=3, image_summary_every=3),

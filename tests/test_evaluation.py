@@ -11,7 +11,7 @@ from PIL import Image
 
 from srim_tf.evaluation import evaluate as evaluation
 from srim_tf.inference.samplers import load_sampler
-from tests.conftest import shared_data
+from tests.helpers import shared_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

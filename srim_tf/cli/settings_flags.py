@@ -66,12 +66,12 @@ def _define(field, module_name, flag_values, old_name=None):
         raise TypeError(f"No flag type for setting {field.name}: {kind}")
 
     def valid(value):
-        if value is None and (old_name or meta["repeatable"]):
+        if value is None and old_name:
             return True  # not given
-        value = tuple(value) if isinstance(value, list) else value
+        value = tuple(value) if isinstance(value, list) else () if value is None and meta["repeatable"] else value
         why = settings_lib.problem(field, value)
-        if why:
-            raise flags.ValidationError(why)
+        if why:  # absl puts "flag --name=value: " before it
+            raise flags.ValidationError("a value is required" if why == "is required" else why)
         return True
 
     flags.register_validator(name, valid, flag_values=flag_values)
