@@ -48,3 +48,17 @@ def trained_weights(name, workdir):
     train_and_evaluate(tiny_config(**TRAINING_CASES[name]), workdir)
     generator = load_generator(workdir).generator
     return {f"w{i:02d}": np.asarray(w) for i, w in enumerate(generator.get_weights())}
+
+
+def cpu_kind():
+    """The CPU's widest vector instructions, which oneDNN's kernels (and so the last bits of a
+    float32 or bfloat16 result) depend on: "avx512_bf16", "avx512", "avx2" or "other"."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = set(f.read().split())
+    except OSError:
+        return "other"
+    for kind, flag in (("avx512_bf16", "avx512_bf16"), ("avx512", "avx512f"), ("avx2", "avx2")):
+        if flag in flags:
+            return kind
+    return "other"
