@@ -131,3 +131,40 @@ def captured_stdout():
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         yield out
+
+
+def command_line_reports(program, argvs, timeout=300):
+    """Runs srim_<program> on each argv of `argvs` in one process, as `check_command_lines`
+    does, and returns each run's `{"argv", "code", "stderr", "traceback"}`: for tests that
+    read what a run logged (a deprecation notice, the model it loaded)."""
+    module, name = f"srim_tf.cli.{program}", f"srim_{program}"
+    result = subprocess.run([sys.executable, "-c", _DRIVER, module,
+                             json.dumps([[name, *args] for args in argvs])],
+                            capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+    assert "REPORTS" in result.stdout, result.stderr[-3000:]
+    return json.loads(result.stdout.split("REPORTS", 1)[1])
+
+
+def checkpoint_step(workdir):
+    """The step of the workdir's newest readable checkpoint (0 when there is none)."""
+    from srim_tf.model import checkpoints
+
+    latest = checkpoints.latest_checkpoint(workdir) if os.path.isdir(workdir) else None
+    return int(latest.rsplit("-", 1)[1]) if latest else 0
+
+
+def readme_code_lines():
+    """README.md's indented code lines, with `\\`-continued lines joined."""
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    lines, pending = [], ""
+    for line in text.splitlines():
+        if not line.startswith("    ") or not line.strip():
+            continue
+        pending += line.strip()
+        if pending.endswith("\\"):
+            pending = pending[:-1] + " "
+            continue
+        lines.append(pending)
+        pending = ""
+    return lines

@@ -1,5 +1,6 @@
-"""tf.distribute, mixed precision and XLA: each trains, mirrored matches one device, and the
-README's multi-worker command runs as two workers on localhost."""
+"""tf.distribute, mixed precision and XLA through the training loop: each trains what float32
+on one device trains, mirrored matches one device, and the README's multi-worker command runs
+as two workers on localhost."""
 
 import subprocess
 import sys
@@ -9,27 +10,27 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srim_tf.training import build
-from srim_tf.training import code_pool
-from tests.conftest import tiny_config
+from srim_tf.training import build, code_pool
+from tests.helpers import ROOT, TINY_TRAIN_FLAGS, checkpoint_step, readme_code_lines, tiny_config
 
 
 def _train(tmp_path, name, **overrides):
     """`(logs, weights)` of 3 steps through srim_train's loop."""
-    from srim_tf.model.checkpoints import load_generator
+    from srim_tf.model.loading import load_generator
     from srim_tf.training.loop import train_and_evaluate
 
     workdir = str(tmp_path / name)
     logs = train_and_evaluate(tiny_config(train_steps=3, checkpoint_every=3, image_summary_every=3,
                                           learning_rate=1e-3, **overrides), workdir)
-    return logs, [np.asarray(w) for w in load_generator(workdir)[0].get_weights()]
+    return logs, [np.asarray(w) for w in load_generator(workdir).generator.get_weights()]
 
 
+@pytest.mark.slow
 def test_mixed_precision_and_xla_train_what_float32_trains_and_leave_keras_alone(tmp_path):
     import keras
 
     def distance(a, b):
-        return np.sqrt(sum(np.sum((x - y) ** 2) for x, y in zip(a, b)))
+        return np.sqrt(sum(np.sum((x - y) ** 2) for x, y in zip(a, b, strict=True)))
 
     initial = [np.asarray(w) for w in build.srim(tiny_config())[0].generator.get_weights()]
     reference_logs, reference = _train(tmp_path, "float32")
@@ -99,8 +100,6 @@ def _readme_multi_worker_command():
     """README.md's multi-worker command, as written, and its TF_CONFIG's text."""
     import re
 
-    from tests.test_readme_commands import readme_code_lines
-
     commands = [line for line in readme_code_lines() if line.startswith("TF_CONFIG=")]
     assert len(commands) == 1, commands
     tf_config = re.match(r"TF_CONFIG='([^']*)' ", commands[0])
@@ -115,8 +114,6 @@ def _train_two_workers(workdir, steps, *flags):
     import os
     import shlex
 
-    from tests.test_train_program import ROOT, TINY_FLAGS
-
     command, readme_tf_config = _readme_multi_worker_command()
     # The README's TF_CONFIG layout, with this test's addresses.
     layout = json.loads(readme_tf_config)
@@ -126,7 +123,7 @@ def _train_two_workers(workdir, steps, *flags):
     # Appended: the paper's settings at test size (tiny images and model, random VGG
     # weights; conv2_2 in the loss, so the pool caches VGG features), a pool of 12 images
     # reused for 2 steps, and the test's workdir.
-    overrides = [*TINY_FLAGS, "--batch_size=4", f"--train_steps={steps}", "--checkpoint_every=2",
+    overrides = [*TINY_TRAIN_FLAGS, "--batch_size=4", f"--train_steps={steps}", "--checkpoint_every=2",
                  "--summary_every=2", "--image_summary_every=100", "--code_pool_size=12",
                  "--code_reuse_steps=2", "--loss_conv2_2_weight=1", "--target_feature_cache_mb=1",
                  f"--workdir={workdir}", *flags]
@@ -139,11 +136,12 @@ def _train_two_workers(workdir, steps, *flags):
             ["bash", "-c", " ".join([line, *map(shlex.quote, overrides)])], cwd=ROOT, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outputs = [worker.communicate(timeout=600) for worker in workers]
-    for worker, (_, err) in zip(workers, outputs):
+    for worker, (_, err) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, err[-3000:]
     return [err for _, err in outputs]
 
 
+@pytest.mark.slow
 def test_readme_multi_worker_command_with_code_reuse_trains_and_only_the_chief_writes(tmp_path):
     """README.md's `paper_x4.cfg` multi-worker command, at test size: two workers train past
     a pool refill, each caching its own half of the pool's features, only the chief writes,
@@ -151,20 +149,19 @@ def test_readme_multi_worker_command_with_code_reuse_trains_and_only_the_chief_w
     import glob
     import os
 
-    from tests.test_train_program import _steps
-
     workdir = str(tmp_path / "cluster")
     # Pools chosen at steps 0 and 2: both workers train past a refill.
     logs = _train_two_workers(workdir, 3)
-    assert _steps(workdir) == 3
-    assert sorted(os.listdir(workdir)) == [".srim_train.lock", "checkpoints", "config.json", "train"]  # no worker copies
+    assert checkpoint_step(workdir) == 3
+    # No worker copies.
+    assert sorted(os.listdir(workdir)) == [".srim_train.lock", "checkpoints", "config.json", "train"]
     assert len(glob.glob(os.path.join(workdir, "train", "events.*"))) == 1  # the chief's alone
     # 12 images of conv2_2 + pixels are 1.7 MB; each worker's 6 fit in --target_feature_cache_mb=1.
     for log in logs:
         assert log.count("Caching the target features of this worker's 6 pool images") == 2, log[-3000:]
     # Both workers resume from the chief's checkpoint (else their collectives would not match).
     logs = _train_two_workers(workdir, 4)
-    assert _steps(workdir) == 4
+    assert checkpoint_step(workdir) == 4
     assert all("Resumed from" in log and "ckpt-3" in log for log in logs)
 
 
@@ -191,7 +188,7 @@ LOOP_SCRIPT = textwrap.dedent("""
     from srim_tf.model import layers
     from srim_tf.training import selection
     from srim_tf.training import loop as train
-    from tests.conftest import tiny_config
+    from tests.helpers import tiny_config
 
     workdir = sys.argv[1]
     built, seen, part = [], [], threading.local()
@@ -245,7 +242,7 @@ LOOP_SCRIPT = textwrap.dedent("""
         for strategy in ("default", "mirrored"):
             train.train_and_evaluate(config.replace(strategy=strategy), f"{workdir}/{name}_{strategy}")
             model = built[-1][0]
-            assert model.selection_settings.patch == extra.get("selection_patch", 0)
+            assert model.imle.selection_patch == extra.get("selection_patch", 0)
             assert model.distribute_strategy.num_replicas_in_sync == (2 if strategy == "mirrored" else 1)
             results.append(weights(built[-1]))
         initial = [v.numpy() for v in make_model(config)[0].generator.weights]
@@ -255,21 +252,23 @@ LOOP_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_mirrored_training_loop_on_two_cpus(tmp_path):
     """srim_train's loop under MirroredStrategy: bf16 selection leaves the policies and the
     float32 gradient step alone, and fresh selection, code reuse and per-patch selection
-    train what one device trains."""
+    train what one device trains. In a new process: two logical CPUs must be configured
+    before TensorFlow initialises its devices."""
     result = subprocess.run([sys.executable, "-c", LOOP_SCRIPT, str(tmp_path)],
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     print(out)
     assert "ODD --batch_size must be divisible by the 2 replicas of --strategy=mirrored." \
         " Received: --batch_size=3" in out
-    policies = next(l for l in out.splitlines() if l.startswith("POLICIES"))
+    policies = next(line for line in out.splitlines() if line.startswith("POLICIES"))
     assert policies == ("POLICIES ['float32'] STEP ['float32'] SELECTION"
                         " [(0, 'bfloat16'), (1, 'bfloat16')]")
-    same = [l for l in out.splitlines() if l.startswith("SAME")]
+    same = [line for line in out.splitlines() if line.startswith("SAME")]
     assert [line.split()[1] for line in same] == ["fresh", "reuse", "patch"], out
     for line in same:
         _, name, gap, moved = line.split()
@@ -277,6 +276,7 @@ def test_mirrored_training_loop_on_two_cpus(tmp_path):
         assert float(gap) < 1e-4 * float(moved), line
 
 
+@pytest.mark.slow
 def test_mixed_float16_skipped_steps_keep_step_checkpoint_and_schedule_together(
         tmp_path, monkeypatch):
     import keras
@@ -294,7 +294,7 @@ def test_mixed_float16_skipped_steps_keep_step_checkpoint_and_schedule_together(
     monkeypatch.setattr(build, "optimizer", huge_loss_scale)
     workdir = str(tmp_path / "run")
     config = tiny_config(mixed_precision="mixed_float16", train_steps=3, checkpoint_every=3,
-                         lr_decay_steps=["2"], learning_rate=1e-3, lr_decay_factor=0.5)
+                         lr_decay_steps=[2], learning_rate=1e-3, lr_decay_factor=0.5)
     train.train_and_evaluate(config, workdir)
     first = optimizers[-1]
     assert float(first.dynamic_scale.numpy()) < 2.0 ** 40  # some updates were skipped

@@ -1,11 +1,13 @@
-import os
+"""Patch-wise selection: each N x N-LR-pixel patch takes the codes of its own nearest sample."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from srim_tf.settings import ImleSettings
 from srim_tf.training import patchwise
 from srim_tf.training.distances import Distance
+from tests.helpers import tiny_config, tiny_generator
 
 
 @pytest.mark.parametrize("grid", [(2, 3), (2, 2), (4, 3), (1, 6)])
@@ -88,42 +90,38 @@ def test_each_layer_is_put_on_the_patch_grid_at_its_own_resolution():
     np.testing.assert_allclose(distances, np.full((1, 2, 4, 4), 2.0))
 
 
-def test_patchwise_vgg_and_lpips_selection_run_through_srim_train(tmp_path):
-    """The crash of issue 23: conv4 features of the 2x stage are coarser than the patch grid."""
-    import subprocess
-    import sys
+@pytest.mark.slow
+def test_patchwise_vgg_and_lpips_selection_train_through_the_loop(tmp_path):
+    """VGG's conv4 features of the 2x stage, and LPIPS' deeper layers, are coarser than the
+    patch grid: each feature pixel must cover several patches, not crash the step."""
+    from srim_tf.training.loop import train_and_evaluate
 
-    from tests.test_train_program import ROOT, TINY_FLAGS
-
-    for name, extra in (("vgg16", ["--feature_net=vgg16", "--selection_conv4_weight=1"]),
-                        ("vgg19", ["--selection_conv4_weight=1", "--selection_pixel_weight=0"]),
-                        ("lpips", ["--selection_lpips_weight=1", "--selection_pixel_weight=0",
-                                   "--hr_size=64"])):
-        run = subprocess.run(
-            [sys.executable, os.path.join(ROOT, "bin", "srim_train"), *TINY_FLAGS,
-             f"--workdir={tmp_path / name}", "--selection_patch=2", "--train_steps=1",
-             "--checkpoint_every=1", "--summary_every=1", "--image_summary_every=1", *extra],
-            capture_output=True, text=True, cwd=ROOT, timeout=600)
-        assert run.returncode == 0, (name, run.stderr[-3000:])
-        assert "Finished" in run.stderr, (name, run.stderr[-2000:])
+    for name, extra in (("vgg16", dict(feature_net="vgg16", selection_conv4_weight=1.0)),
+                        ("vgg19", dict(selection_conv4_weight=1.0, selection_pixel_weight=0.0)),
+                        ("lpips", dict(selection_lpips_weight=1.0, selection_pixel_weight=0.0,
+                                       hr_size=64))):
+        settings = tiny_config(selection_patch=2, train_steps=1, checkpoint_every=1,
+                               summary_every=1, image_summary_every=1, **extra)
+        logs = train_and_evaluate(settings, str(tmp_path / name))
+        assert np.isfinite(logs["loss"]) and logs["nearest_distance_upper"] > 0, (name, logs)
 
 
 def test_patchwise_selection_assembles_each_patch_from_a_drawn_sample(triple):
     """Every patch's codes are one drawn sample's; patches are never farther than a whole-image choice."""
-    from srim_tf.training import selection
     from srim_tf.model.features import FeatureExtractor
-    from srim_tf.model.generator import SRIMGenerator
+    from srim_tf.training import selection
 
     lr, mid, hr = triple  # LR 8x8
-    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
+    generator = tiny_generator()
     features = FeatureExtractor(None, ("pixels",))
     seeds = selection.example_seeds(tf.constant([1, 2], tf.int64), 0, 3)
     batch = {"lr": tf.constant(lr), "mid": tf.constant(mid), "hr": tf.constant(hr)}
     pixels = Distance({"pixels": 1.0}, "l2")
-    whole = selection.select(generator, features, batch, seeds,
-                             selection.SelectionSettings(pixels, 6, 6, 4, patch=0))
-    patches = selection.select(generator, features, batch, seeds,
-                               selection.SelectionSettings(pixels, 6, 6, 4, patch=4))
+    six = ImleSettings(num_lower_samples=6, num_upper_samples=6, sample_chunk=4)
+    whole = selection.select(generator, features, batch, seeds, pixels, six)
+    patches = selection.select(generator, features, batch, seeds, pixels,
+                               ImleSettings(num_lower_samples=6, num_upper_samples=6,
+                                            sample_chunk=4, selection_patch=4))
     # The upper codes of each 4x4-LR patch (16x16 at 4x) equal one of the 6 drawn for it.
     drawn = np.concatenate([selection.per_example_normal(seeds, [c, 32, 32, 5], 2 * i + 3).numpy()
                             for i, c in enumerate((4, 2))], axis=1)  # [B, 6, 32, 32, 5]
@@ -142,12 +140,12 @@ def test_patchwise_selection_assembles_each_patch_from_a_drawn_sample(triple):
     assert np.all(patches.lower_distance.numpy() <= whole.lower_distance.numpy() + 1e-6)
     # A patch that does not tile the LR crop is refused by selection itself, naming the flag.
     with pytest.raises(ValueError, match="selection_patch"):
-        selection.select(generator, features, batch, seeds,
-                         selection.SelectionSettings(pixels, 6, 6, 4, patch=3))
+        selection.select(generator, features, batch, seeds, pixels,
+                         ImleSettings(num_lower_samples=6, num_upper_samples=6, sample_chunk=4,
+                                      selection_patch=3))
 
 
-def test_patchwise_selection_trains_through_srim_train(tmp_path):
-    from tests.conftest import tiny_config
+def test_patchwise_selection_trains_through_the_loop_nearer_than_whole_image_choice(tmp_path):
     from srim_tf.training.loop import train_and_evaluate
 
     # One step each, same seed: the same batch and the same drawn lower codes. Choosing per
@@ -157,22 +155,22 @@ def test_patchwise_selection_trains_through_srim_train(tmp_path):
     whole = train_and_evaluate(config, str(tmp_path / "whole"))
     patches = train_and_evaluate(config.replace(selection_patch=4), str(tmp_path / "patch"))
     assert 0 < patches["nearest_distance_lower"] < whole["nearest_distance_lower"]
-    with pytest.raises(ValueError, match="selection_patch"):
-        train_and_evaluate(tiny_config(selection_patch=3), str(tmp_path / "bad"))
+    # A patch that does not divide the LR crop is refused when the settings are made.
+    with pytest.raises(ValueError, match="--selection_patch=3 --hr_size=32"):
+        tiny_config(selection_patch=3)
 
 
 def test_patches_of_a_crop_taller_than_wide_each_take_one_drawn_sample(rng):
     from srim_tf.data.patches import to_triple
     from srim_tf.model.features import FeatureExtractor
-    from srim_tf.model.generator import SRIMGenerator
     from srim_tf.training import selection
 
     lr, mid, hr = to_triple(tf.constant(rng.random((2, 32, 16, 3)).astype("float32")))  # LR 8x4
-    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
     seeds = selection.example_seeds(tf.constant([1, 2], tf.int64), 0, 2)
-    chosen = selection.select(generator, FeatureExtractor(None, ("pixels",)),
-                              {"lr": lr, "mid": mid, "hr": hr}, seeds,
-                              selection.SelectionSettings(Distance({"pixels": 1.0}), 6, 6, 6, patch=2))
+    chosen = selection.select(tiny_generator(), FeatureExtractor(None, ("pixels",)),
+                              {"lr": lr, "mid": mid, "hr": hr}, seeds, Distance({"pixels": 1.0}),
+                              ImleSettings(num_lower_samples=6, num_upper_samples=6,
+                                           sample_chunk=6, selection_patch=2))
     drawn = selection.per_example_normal(seeds, [6, 32, 16, 5], 3).numpy()  # upper codes, one chunk
     z_up = chosen.z_up.numpy()
     source = {}

@@ -4,20 +4,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from srim_tf.model.features import FeatureExtractor
+from srim_tf.settings import ImleSettings
 from srim_tf.training import selection
 from srim_tf.training.distances import Distance
-from srim_tf.model.features import FeatureExtractor
 from srim_tf.training.imle import SRIM
-from srim_tf.model.generator import SRIMGenerator
+from tests.helpers import tiny_generator
 
 PIXELS = Distance({"pixels": 1.0}, "l2")
 
 
 def _model(selection="hierarchical", lower=5, upper=7, chunk=3, seed=0, precision="float32"):
-    return SRIM(SRIMGenerator(channels=8, kernel_size=3, num_convs=3), None, PIXELS,
-                Distance({"pixels": 1.0}, "l1"), num_lower_samples=lower,
-                num_upper_samples=upper, sample_chunk=chunk, selection=selection, seed=seed,
-                selection_precision=precision)
+    imle = ImleSettings(num_lower_samples=lower, num_upper_samples=upper, sample_chunk=chunk,
+                        selection=selection, selection_precision=precision)
+    return SRIM(tiny_generator(), None, PIXELS, Distance({"pixels": 1.0}, "l1"), imle, seed=seed)
 
 
 def _record_noise(monkeypatch):
@@ -114,17 +114,16 @@ def test_joint_selection_chooses_pairs_on_the_4x_output(triple, monkeypatch):
     ({"num_lower_samples": 0}, "num_lower_samples=0"),
     ({"num_upper_samples": 1.5}, "num_upper_samples=1.5"),
     ({"sample_chunk": 0}, "sample_chunk=0"),
-    ({"selection": "greedy"}, "selection='greedy'"),
+    ({"selection": "greedy"}, "selection=greedy"),
     ({"selection_patch": -1}, "selection_patch=-1"),
     ({"selection_patch": True}, "selection_patch=True"),
     ({"selection_patch": 2.0}, "selection_patch=2.0"),
 ])
-def test_bad_selection_options(kwargs, match):
+def test_bad_selection_options_are_refused_naming_the_value(kwargs, match):
     args = dict(num_lower_samples=2, num_upper_samples=2)
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
-        SRIM(SRIMGenerator(channels=4, num_convs=2), None, Distance({"pixels": 1.0}),
-             Distance({"pixels": 1.0}, "l1"), **args)
+        ImleSettings(**args)
 
 
 @pytest.mark.parametrize("bad,match", [
@@ -170,13 +169,14 @@ def test_bfloat16_selection_leaves_the_models_policies_alone(triple):
 def test_an_inputs_codes_do_not_depend_on_its_batch(triple):
     """Input b's seed decides its codes: a batch split in two selects what it selects whole."""
     lr, mid, hr = triple
-    settings = selection.SelectionSettings(PIXELS, 3, 3, 2)
-    generator = SRIMGenerator(channels=8, kernel_size=3, num_convs=3)
+    settings = ImleSettings(num_lower_samples=3, num_upper_samples=3, sample_chunk=2)
+    generator = tiny_generator()
     features = FeatureExtractor(None, ("pixels",))
     seeds = selection.example_seeds(tf.constant([5, 6], tf.int64), 0, 3)
-    whole = selection.select(generator, features, {"lr": lr, "mid": mid, "hr": hr}, seeds, settings)
+    whole = selection.select(generator, features, {"lr": lr, "mid": mid, "hr": hr}, seeds,
+                             PIXELS, settings)
     parts = [selection.select(generator, features, {"lr": lr[s], "mid": mid[s], "hr": hr[s]},
-                              seeds[s], settings) for s in (slice(0, 1), slice(1, 3))]
+                              seeds[s], PIXELS, settings) for s in (slice(0, 1), slice(1, 3))]
     for name in ("z_lo", "z_up", "upper_distance"):
         joined = np.concatenate([getattr(p, name) for p in parts])
         np.testing.assert_allclose(joined, getattr(whole, name), rtol=1e-5, atol=1e-6)
@@ -186,12 +186,13 @@ def test_the_model_keeps_its_selection_settings_once_and_frozen():
     import dataclasses
 
     model = _model(lower=4, upper=6)
-    settings = model.selection_settings
+    settings = model.imle
     assert (settings.num_lower_samples, settings.num_upper_samples) == (4, 6)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        settings.patch = 2
+        settings.selection_patch = 2
     # Not copied onto the model as well: one place to read them from.
-    for name in ("num_lower_samples", "num_upper_samples", "sample_chunk", "selection_distance"):
+    for name in ("num_lower_samples", "num_upper_samples", "sample_chunk", "selection",
+                 "selection_patch", "selection_precision", "code_jitter"):
         assert not hasattr(model, name), name
 
 

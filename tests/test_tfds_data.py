@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+from srim_tf.data import datasets as data
 from srim_tf.model.loading import load_generator
 from srim_tf.training import build
-from srim_tf.data import datasets as data
 from srim_tf.training import loop as train
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 def test_tfds_images_become_training_triples_and_train_a_model(tmp_path):
@@ -30,7 +30,7 @@ def test_tfds_images_become_training_triples_and_train_a_model(tmp_path):
     trained = load_generator(workdir)[0].get_weights()
     initial = build.srim(config)[0].generator.get_weights()
     assert load_generator(workdir)[2].endswith("ckpt-2")
-    assert max(np.abs(a - b).max() for a, b in zip(trained, initial)) > 1e-4
+    assert max(np.abs(a - b).max() for a, b in zip(trained, initial, strict=True)) > 1e-4
     assert results["validation/y_psnr_zero_noise"] > 5  # measured on mock images, not NaN
 
 

@@ -4,7 +4,7 @@ import numpy as np
 from PIL import Image
 
 from srim_tf.training import loop as train
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 def test_validation_data_gives_the_loop_its_validation_images(tmp_path, monkeypatch):
@@ -56,6 +56,6 @@ def test_validation_reports_the_deterministic_output_and_leaves_training_as_it_w
     assert len(seen) == 2  # after each step
     for (weights, counter), (weights_after, counter_after), values, expected in seen:
         assert counter_after == counter
-        for a, b in zip(weights, weights_after):
+        for a, b in zip(weights, weights_after, strict=True):
             np.testing.assert_array_equal(a, b)
         assert abs(values["validation/y_psnr_zero_noise"] - expected) < 1e-4

@@ -1,17 +1,16 @@
-"""A workdir is used by one run at a time, and --restart deletes only a run's own files (issue 24)."""
+"""A workdir is used by one run at a time, and --restart deletes only a run's own files:
+two runs on one workdir would interleave their checkpoints, and a mistyped --workdir with
+--restart must not delete someone's folder."""
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from srim_tf.model import checkpoints
 from srim_tf.training.loop import train_and_evaluate
 from srim_tf.training.workdir_lock import WorkdirLock
-from tests.conftest import tiny_config
-from tests.test_train_program import ROOT, TINY_FLAGS
+from tests.helpers import TINY_TRAIN_FLAGS, check_command_lines, tiny_config
 
 
 def _train(workdir, **overrides):
@@ -24,12 +23,8 @@ def test_a_second_run_on_a_held_workdir_refuses_naming_the_holder(tmp_path):
     workdir = tmp_path / "run"
     holder = WorkdirLock(str(workdir))  # as a running srim_train holds it
     try:
-        second = subprocess.run([sys.executable, os.path.join(ROOT, "bin", "srim_train"),
-                                 f"--workdir={workdir}", *TINY_FLAGS, "--train_steps=2"],
-                                capture_output=True, text=True, cwd=ROOT, timeout=600)
-        assert second.returncode == 1
-        error = second.stderr.strip().splitlines()[-1]
-        assert "is in use by srim_train pid" in error and str(os.getpid()) in error, error
+        with pytest.raises(ValueError, match=f"is in use by srim_train pid {os.getpid()} on"):
+            _train(workdir)
         assert not os.path.exists(workdir / "checkpoints")
     finally:
         holder.release()
@@ -37,6 +32,22 @@ def test_a_second_run_on_a_held_workdir_refuses_naming_the_holder(tmp_path):
     _train(workdir)
     _train(workdir, train_steps=4)
     assert checkpoints.latest_checkpoint(str(workdir)).endswith("ckpt-4")
+
+
+@pytest.mark.slow
+def test_srim_train_in_another_process_is_refused_a_held_workdir_in_one_line(tmp_path):
+    """The lock is the kernel's (flock), between processes: srim_train started while this
+    process holds the workdir fails with status 1, naming this process."""
+    workdir = tmp_path / "run"
+    holder = WorkdirLock(str(workdir))
+    try:
+        check_command_lines("train", [
+            ([f"--workdir={workdir}", *TINY_TRAIN_FLAGS, "--train_steps=2"], 1,
+             f"is in use by srim_train pid {os.getpid()} on"),
+        ])
+        assert not os.path.exists(workdir / "checkpoints")
+    finally:
+        holder.release()
 
 
 def test_restart_deletes_only_what_srim_train_wrote_and_refuses_other_folders(tmp_path):
