@@ -1,17 +1,18 @@
-import json
-import os
-import subprocess
-import sys
+"""Back-projection makes outputs LR-consistent: downsampled as the input was made, they give
+the input back; in the samplers, the exported signatures and the three programs' bodies."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
-from srim_tf.inference import consistency
-from srim_tf.evaluation import metrics
+from srim_tf.cli.eval import EvalSettings, evaluate_model
+from srim_tf.cli.export import ExportSettings, export_model
+from srim_tf.cli.sample import SampleSettings, sample_images
 from srim_tf.data.resize import bicubic_downsample, bicubic_upsample
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from srim_tf.evaluation import metrics
+from srim_tf.inference import consistency
+from tests.helpers import smooth_photo, write_image
 
 
 def _photo_pair():
@@ -53,16 +54,11 @@ def test_zero_iterations_is_the_identity(rng):
     np.testing.assert_array_equal(consistency.back_project(out, lr, iterations=0), out)
 
 
-def _smooth_images(rng, count, height, width):
-    coarse = rng.random((count, height // 4, width // 4, 3)).astype(np.float32)
-    return np.clip(tf.image.resize(coarse, (height, width), "bicubic").numpy(), 0, 1)
-
-
 def test_consistent_sampler_outputs_downsample_to_the_input_tiled_or_not(trained_workdir, rng):
-    from srim_tf.inference.tiling import super_resolve_image
     from srim_tf.inference.samplers import load_sampler
+    from srim_tf.inference.tiling import super_resolve_image
 
-    rgb = np.round(_smooth_images(rng, 1, 36, 28)[0] * 255).astype(np.uint8)
+    rgb = smooth_photo(rng, 36, 28)
     plain = load_sampler(trained_workdir)
     sampler = load_sampler(trained_workdir, consistency_iterations=consistency.DEFAULT_ITERATIONS)
     assert sampler.receptive_field == plain.receptive_field + consistency.context(8)
@@ -83,45 +79,37 @@ def test_consistent_sampler_outputs_downsample_to_the_input_tiled_or_not(trained
 
 def test_exported_signatures_are_consistent_when_exported_so(trained_workdir, tmp_path, rng):
     from srim_tf.model.loading import load_generator
-    from srim_tf.serving import saved_model as export
 
-    generator = load_generator(trained_workdir)[0]
-    path = export.export(generator, str(tmp_path / "srim"),
-                         consistency_iterations=consistency.DEFAULT_ITERATIONS)
+    # srim_export's body, as --consistency asks (the flag itself: test_programs_cli.py).
+    path = export_model(ExportSettings(model=trained_workdir, export_dir=str(tmp_path / "srim"),
+                                       consistency=True))
     loaded = tf.saved_model.load(path)
-    images = np.round(_smooth_images(rng, 2, 24, 20) * 255).astype(np.uint8)
+    images = np.stack([smooth_photo(rng, 24, 20) for _ in range(2)])
     out = loaded.signatures["samples"](images=tf.constant(images), num_samples=tf.constant(2, tf.int64),
                                        seed=tf.constant(0, tf.int64),
                                        noise_scale=tf.constant(1.0))["samples"].numpy()
     lr = tf.repeat(tf.constant(images, tf.float32) / 255.0, 2, axis=0)
     psnr = metrics.lr_psnr(tf.constant(out.reshape(4, 96, 80, 3), tf.float32) / 255.0, lr)
     assert np.all(psnr.numpy() > 45.0)
-    assert int(loaded.receptive_field.numpy()) == generator.receptive_field + consistency.context(8)
+    receptive_field = load_generator(trained_workdir).generator.receptive_field
+    assert int(loaded.receptive_field.numpy()) == receptive_field + consistency.context(8)
 
 
-@pytest.mark.parametrize("program", ["srim_sample", "srim_eval", "srim_export"])
-def test_programs_take_the_consistency_flag(program, trained_workdir, tmp_path, rng):
-    from PIL import Image
-
+@pytest.mark.parametrize("program", ["srim_sample", "srim_eval"])
+def test_sampling_and_evaluation_apply_consistency_when_asked(program, trained_workdir, tmp_path, rng):
+    # srim_export's: above. The --consistency flag reaching these settings: test_programs_cli.py.
     folder = tmp_path / "in"
     folder.mkdir()
-    rgb = np.round(_smooth_images(rng, 1, 32, 24)[0] * 255).astype(np.uint8)
-    Image.fromarray(rgb).save(folder / "x.png")
-    args = {"srim_sample": [f"--model={trained_workdir}", f"--input={folder}",
-                            f"--output_dir={tmp_path / 'out'}", "--num_samples=2"],
-            "srim_eval": [f"--method={trained_workdir}", f"--hr_dir={folder}", "--num_samples=2",
-                          f"--json={tmp_path / 'r.json'}"],
-            "srim_export": [f"--workdir={trained_workdir}", f"--export_dir={tmp_path / 'srim'}"]}
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "bin", program), "--consistency",
-                             *args[program]], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
+    rgb = smooth_photo(rng, 32, 24)
+    write_image(folder / "x.png", rgb)
     if program == "srim_sample":
+        sample_images(SampleSettings(
+            model=trained_workdir, input=(str(folder),), output_dir=str(tmp_path / "out"),
+            num_samples=2, consistency=True))
         out = np.asarray(Image.open(tmp_path / "out" / "x_x4_s1.png"), np.float32)[None] / 255.0
         lr = tf.constant(rgb[None], tf.float32) / 255.0
         assert float(metrics.lr_psnr(out, lr)[0]) > 45.0
-    elif program == "srim_eval":
-        with open(tmp_path / "r.json") as f:
-            assert json.load(f)["in"]["lr_psnr"] > 45.0
     else:
-        loaded = tf.saved_model.load(str(tmp_path / "srim" / "1"))
-        assert int(loaded.receptive_field.numpy()) > consistency.context(8)
+        settings = EvalSettings(model=trained_workdir, hr_dir=(str(folder),), num_samples=2,
+                                lpips="none", consistency=True)
+        assert evaluate_model(settings)["in"]["lr_psnr"] > 45.0

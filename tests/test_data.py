@@ -93,7 +93,7 @@ def test_same_seed_same_stream_and_other_seed_other_stream():
         return [next(iterator)[2].numpy() for _ in range(2)]
 
     a, b, c = first_batches(3), first_batches(3), first_batches(4)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
     assert np.abs(a[0] - c[0]).max() > 0
 

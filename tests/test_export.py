@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from srim_tf.serving import saved_model as export
-from srim_tf.model.loading import load_generator
 from srim_tf.inference.sampling import super_resolve_with
+from srim_tf.model.loading import load_generator
+from srim_tf.serving import saved_model as export
+from tests.helpers import tiny_generator
 
 SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
 
@@ -33,6 +34,7 @@ def test_tf_serving_layout_and_versions(exported):
         export.export(generator, base, version=1)
 
 
+@pytest.mark.slow
 def test_saved_model_cli_lists_signatures_with_dtypes_and_shapes(exported):
     shown = subprocess.run([SAVED_MODEL_CLI, "show", "--all", "--dir", exported[2]],
                            capture_output=True, text=True, check=True).stdout
@@ -43,6 +45,7 @@ def test_saved_model_cli_lists_signatures_with_dtypes_and_shapes(exported):
     assert "DT_UINT8" in shown and "unknown_rank" in shown and "DT_STRING" in shown
 
 
+@pytest.mark.slow
 def test_saved_model_cli_run_gives_the_keras_models_pixels(exported, tmp_path):
     generator, _, path = exported
     image = (np.arange(6 * 5 * 3).reshape(1, 6, 5, 3) * 3 % 256).astype(np.uint8)
@@ -65,6 +68,7 @@ def test_saved_model_cli_run_gives_the_keras_models_pixels(exported, tmp_path):
     assert difference.max() <= 1 and np.mean(difference == 0) > 0.99
 
 
+@pytest.mark.slow
 def test_fresh_process_serves_all_signatures_and_bad_requests_fail_alone(exported):
     script = f"""
 import numpy as np, tensorflow as tf
@@ -160,23 +164,22 @@ def test_bad_float_requests_an_empty_batch_and_foreign_models_fail_alone(exporte
         load_sampler(str(tmp_path / "foreign"))
 
 
-def test_consistency_is_never_applied_twice(trained_workdir, tmp_path):
+def test_consistency_is_never_applied_twice(exported, tmp_path):
     from srim_tf.inference.samplers import ConsistentSampler, load_sampler
 
-    generator = load_generator(trained_workdir)[0]
+    generator, _, plain = exported
     path = export.export(generator, str(tmp_path / "srim"), consistency_iterations=2)
     sampler = load_sampler(path, consistency_iterations=8)
     assert not isinstance(sampler, ConsistentSampler) and sampler.consistency_iterations == 2
-    plain = export.export(generator, str(tmp_path / "plain"))
     assert isinstance(load_sampler(plain, consistency_iterations=8), ConsistentSampler)
 
 
+@pytest.mark.slow
 def test_requests_at_the_bounds_fit_under_an_address_space_cap(tmp_path):
-    """Peak memory follows the tile, not the request (issue 24): under a 4 GiB address-space
-    cap (untiled, the first request alone reached 6.4 GB of address space), requests at the
-    default bounds, a long strip, and the next request are all served."""
-    from tests.helpers import tiny_generator
-
+    """Peak memory follows the tile, not the request, so a server sized for one tile survives
+    any request within the bounds: under a 4 GiB address-space cap (untiled, the first
+    request alone reached 6.4 GB of address space), requests at the default bounds, a long
+    strip, and the next request are all served. A fresh process, so the cap binds only it."""
     path = export.export(tiny_generator(), str(tmp_path / "m"))
     script = f"""
 import resource

@@ -83,6 +83,7 @@ def test_the_import_reader_sees_imports_inside_functions(tmp_path):
 
 
 def test_loading_inference_and_serving_never_imports_training():
+    # A fresh interpreter: this test process has imported training already.
     script = ("import sys, srim_tf.inference.samplers, srim_tf.serving.saved_model,"
               " srim_tf.serving.tflite\n"
               "print(sorted(m for m in sys.modules if m.startswith('srim_tf')))")

@@ -1,18 +1,21 @@
-"""Tiled inference, odd image formats, and the srim_sample program."""
+"""Tiled inference, odd image formats, and what srim_sample writes."""
 
+import logging
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
+from srim_tf.cli.sample import SampleSettings, sample_images
 from srim_tf.inference import tiling
 from srim_tf.inference.samplers import load_sampler
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import ROOT, check_command_lines, smooth_photo, write_image
 
 
 @pytest.fixture(scope="module")
@@ -20,14 +23,14 @@ def sampler(trained_workdir):
     return load_sampler(trained_workdir)
 
 
-def _photo(rng, height, width):
-    coarse = rng.random((1, height // 4 + 1, width // 4 + 1, 3)).astype("float32")
-    smooth = tf.image.resize(coarse, [height, width], "bicubic").numpy()[0]
-    return np.round(np.clip(smooth, 0, 1) * 255).astype(np.uint8)
+def _skip_logs(caplog):
+    """The error lines sample_images logged for the inputs it skipped."""
+    return [r.getMessage() for r in caplog.records
+            if r.levelno >= logging.ERROR and r.getMessage().startswith("Skipped")]
 
 
 def test_tiled_and_untiled_outputs_agree(sampler, rng):
-    image = _photo(rng, 37, 29)
+    image = smooth_photo(rng, 37, 29)
     whole = tiling.super_resolve_image(sampler, image, 2, seed=4, tile_size=0)
     tiled = tiling.super_resolve_image(sampler, image, 2, seed=4, tile_size=10)
     assert whole.shape == tiled.shape == (2, 148, 116, 3)
@@ -36,7 +39,7 @@ def test_tiled_and_untiled_outputs_agree(sampler, rng):
 
 def test_tiles_without_context_margin_do_show_seams(sampler, rng):
     # The check above can fail: with no margin, tile borders differ.
-    image = _photo(rng, 37, 29)
+    image = smooth_photo(rng, 37, 29)
     whole = tiling.super_resolve_image(sampler, image, 1, seed=4, tile_size=0)
     seamy = tiling.super_resolve_image(sampler, image, 1, seed=4, tile_size=10, overlap=0)
     assert np.abs(whole.astype(int) - seamy.astype(int)).max() > 1
@@ -51,26 +54,22 @@ def test_receptive_field_of_the_paper_network():
     assert generator.receptive_field == 16 and generator.scale == 4
 
 
-def _write(path, array, mode=None):
-    Image.fromarray(array, mode).save(path) if mode else Image.fromarray(array).save(path)
-
-
-def test_sample_program_handles_grey_alpha_16_bit_and_broken_files(trained_workdir, tmp_path, rng):
+def test_sampling_handles_grey_alpha_16_bit_and_broken_files(trained_workdir, tmp_path, rng, caplog):
     inputs = tmp_path / "in"
     inputs.mkdir()
-    rgb = _photo(rng, 12, 10)
-    _write(str(inputs / "colour.png"), rgb)
-    _write(str(inputs / "grey.png"), rgb[..., 0])
-    _write(str(inputs / "alpha.png"), np.concatenate([rgb, np.full((12, 10, 1), 128, np.uint8)], -1))
+    rgb = smooth_photo(rng, 12, 10)
+    write_image(inputs / "colour.png", rgb)
+    write_image(inputs / "grey.png", rgb[..., 0])
+    write_image(inputs / "alpha.png", np.concatenate([rgb, np.full((12, 10, 1), 128, np.uint8)], -1))
     tf.io.write_file(str(inputs / "deep.png"), tf.io.encode_png(rgb.astype(np.uint16) * 257))
     (inputs / "broken.jpg").write_bytes(b"\xff\xd8 not really")
     out = tmp_path / "out"
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "bin", "srim_sample"), f"--model={trained_workdir}",
-         f"--input={inputs}", f"--output_dir={out}", "--num_samples=2", "--contact_sheet"],
-        capture_output=True, text=True, timeout=300)
-    assert result.returncode == 1, result.stderr[-2000:]  # one input failed
-    assert "broken.jpg" in result.stderr
+    with caplog.at_level(logging.ERROR):
+        written, failed = sample_images(SampleSettings(
+            model=trained_workdir, input=(str(inputs),), output_dir=str(out), num_samples=2,
+            contact_sheet=True))
+    assert failed == [str(inputs / "broken.jpg")] and len(written) == 4  # the others go on
+    assert len(_skip_logs(caplog)) == 1 and "broken.jpg" in _skip_logs(caplog)[0]
     assert (out / "colour_x4_s0.png").exists() and (out / "colour_x4_s1.png").exists()
     assert Image.open(out / "grey_x4_s0.png").mode == "L"
     with_alpha = np.asarray(Image.open(out / "alpha_x4_s0.png"))
@@ -81,15 +80,15 @@ def test_sample_program_handles_grey_alpha_16_bit_and_broken_files(trained_workd
     assert np.asarray(Image.open(out / "colour_x4_std.png")).shape == (48, 40)
 
 
-def test_sample_program_never_overwrites_an_input(trained_workdir, tmp_path, rng):
-    _write(str(tmp_path / "photo.png"), _photo(rng, 8, 8))
-    _write(str(tmp_path / "photo_x4_s0.png"), _photo(rng, 8, 8))
+def test_sampling_never_overwrites_an_input(trained_workdir, tmp_path, rng, caplog):
+    photo = write_image(tmp_path / "photo.png", smooth_photo(rng, 8, 8))
+    write_image(tmp_path / "photo_x4_s0.png", smooth_photo(rng, 8, 8))
     before = (tmp_path / "photo_x4_s0.png").read_bytes()
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "bin", "srim_sample"), f"--model={trained_workdir}",
-         f"--input={tmp_path}", f"--output_dir={tmp_path}"],
-        capture_output=True, text=True, timeout=300)
-    assert result.returncode == 1 and "Refusing to overwrite" in result.stderr
+    with caplog.at_level(logging.ERROR):
+        _, failed = sample_images(SampleSettings(model=trained_workdir, input=(str(tmp_path),),
+                                                 output_dir=str(tmp_path)))
+    assert failed == [photo]
+    assert "Refusing to overwrite the input file" in _skip_logs(caplog)[0]
     assert (tmp_path / "photo_x4_s0.png").read_bytes() == before
 
 
@@ -100,36 +99,34 @@ def test_unknown_model_is_a_clear_error(tmp_path):
 
 
 def test_pretrained_folder_round_trip(trained_workdir, tmp_path, rng):
+    from srim_tf.inference.samplers import GeneratorSampler
     from srim_tf.model.loading import load_generator
     from srim_tf.model.pretrained import save_pretrained
 
     generator, config, checkpoint, _ = load_generator(trained_workdir)
     save_pretrained(generator, config, str(tmp_path / "pre"), checkpoint)
     reloaded = load_generator(str(tmp_path / "pre")).generator
-    image = _photo(rng, 9, 7)
+    image = smooth_photo(rng, 9, 7)
     a = tiling.super_resolve_image(load_sampler(trained_workdir), image, 2, seed=1)
-    from srim_tf.inference.samplers import GeneratorSampler
-
     b = tiling.super_resolve_image(GeneratorSampler(reloaded, "pre"), image, 2, seed=1)
     np.testing.assert_array_equal(a, b)
 
 
-def test_sample_program_skips_its_own_outputs_inside_the_input_folder(trained_workdir, tmp_path, rng):
-    _write(str(tmp_path / "photo.png"), _photo(rng, 8, 8))
-    command = [sys.executable, os.path.join(ROOT, "bin", "srim_sample"), f"--model={trained_workdir}",
-               f"--input={tmp_path}", f"--output_dir={tmp_path / 'out'}", "--num_samples=1"]
+def test_sampling_skips_its_own_outputs_inside_the_input_folder(trained_workdir, tmp_path, rng):
+    photo = write_image(tmp_path / "photo.png", smooth_photo(rng, 8, 8))
+    settings = SampleSettings(model=trained_workdir, input=(str(tmp_path),),
+                              output_dir=str(tmp_path / "out"), num_samples=1)
     for _ in range(2):  # the rerun must not upscale the first run's outputs again
-        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stderr[-2000:]
+        assert sample_images(settings) == ([photo], [])
     assert sorted(os.listdir(tmp_path / "out")) == ["photo_x4_s0.png"]
 
 
 def test_exif_orientation_is_honoured(tmp_path, rng):
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
     from srim_tf.data.image_io import read_image
 
-    pixels = _photo(rng, 12, 20)  # stored 12 rows x 20 columns
+    pixels = smooth_photo(rng, 12, 20)  # stored 12 rows x 20 columns
     for orientation in range(1, 9):
         path = tmp_path / f"o{orientation}.jpg"
         exif = Image.Exif()
@@ -142,29 +139,50 @@ def test_exif_orientation_is_honoured(tmp_path, rng):
         np.testing.assert_array_equal(read_image(str(path)).rgb, expected, err_msg=str(orientation))
 
 
-def test_one_image_the_saved_model_refuses_is_skipped_not_the_batch(exported_small, tmp_path, rng):
-    _write(str(tmp_path / "a_small.png"), _photo(rng, 16, 16))  # 256 pixels: within the bound
-    _write(str(tmp_path / "b_large.png"), _photo(rng, 40, 40))  # 1600 > max_input_pixels=400
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "bin", "srim_sample"), f"--model={exported_small}",
-         f"--input={tmp_path}", f"--output_dir={tmp_path / 'out'}", "--num_samples=1"],
-        capture_output=True, text=True, timeout=300)
-    assert result.returncode == 1, result.stderr[-2000:]
-    assert "b_large.png" in result.stderr and "max_input_pixels" in result.stderr
-    assert "Traceback" not in result.stderr and "Graph execution error" not in result.stderr
+@pytest.fixture(scope="module")
+def exported_small(trained_workdir, tmp_path_factory):
+    """The tiny model as a SavedModel accepting at most 400 LR pixels per image."""
+    from srim_tf.model.loading import load_generator
+    from srim_tf.serving import saved_model
+
+    return saved_model.export(load_generator(trained_workdir).generator,
+                              str(tmp_path_factory.mktemp("export") / "srim"), max_input_pixels=400)
+
+
+def test_one_image_the_saved_model_refuses_is_skipped_not_the_batch(exported_small, tmp_path, rng,
+                                                                     caplog):
+    small = write_image(tmp_path / "a_small.png", smooth_photo(rng, 16, 16))  # 256 pixels: within
+    large = write_image(tmp_path / "b_large.png", smooth_photo(rng, 40, 40))  # 1600 > 400
+    with caplog.at_level(logging.ERROR):
+        written, failed = sample_images(SampleSettings(
+            model=exported_small, input=(str(tmp_path),), output_dir=str(tmp_path / "out")))
+    assert written == [small] and failed == [large]
+    # One line naming the image and the bound, not TensorFlow's "Graph execution error".
+    (line,) = _skip_logs(caplog)
+    assert "b_large.png" in line and "max_input_pixels" in line and "\n" not in line
+    assert "Graph execution error" not in line
     assert sorted(os.listdir(tmp_path / "out")) == ["a_small_x4_s0.png"]
 
 
-def test_sigterm_midway_leaves_no_partial_file(trained_workdir, tmp_path, rng):
-    import signal
-    import time
+@pytest.mark.slow
+def test_srim_sample_exits_1_when_an_input_failed_and_writes_the_others(trained_workdir, tmp_path, rng):
+    write_image(tmp_path / "good.png", smooth_photo(rng, 8, 8))
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    out = tmp_path / "out"
+    check_command_lines("sample", [
+        ([f"--model={trained_workdir}", f"--input={tmp_path}", f"--output_dir={out}"], 1, None)])
+    assert os.listdir(out) == ["good_x4_s0.png"]
 
-    _write(str(tmp_path / "big.png"), _photo(rng, 600, 600))
+
+@pytest.mark.slow
+def test_sigterm_midway_leaves_no_partial_file(trained_workdir, tmp_path, rng):
+    # The process is the point: the signal arrives while a file is half written.
+    write_image(tmp_path / "big.png", smooth_photo(rng, 600, 600))
     out = tmp_path / "out"
     process = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "bin", "srim_sample"), f"--model={trained_workdir}",
          f"--input={tmp_path / 'big.png'}", f"--output_dir={out}", "--num_samples=2", "--tile_size=32"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline and not (out.is_dir() and any(".partial" in n for n in os.listdir(out))):
         time.sleep(0.2)
@@ -175,16 +193,6 @@ def test_sigterm_midway_leaves_no_partial_file(trained_workdir, tmp_path, rng):
     assert os.listdir(out) == [], os.listdir(out)
 
 
-@pytest.fixture(scope="module")
-def exported_small(trained_workdir, tmp_path_factory):
-    """The tiny model as a SavedModel accepting at most 400 LR pixels per image."""
-    from srim_tf.model.loading import load_generator
-    from srim_tf.serving import saved_model
-
-    return saved_model.export(load_generator(trained_workdir)[0],
-                              str(tmp_path_factory.mktemp("export") / "srim"), max_input_pixels=400)
-
-
 def test_both_shipped_models_load_by_name_and_differ():
     from srim_tf.model.loading import load_generator
     from srim_tf.model.pretrained import SHIPPED, shipped_dir
@@ -192,7 +200,7 @@ def test_both_shipped_models_load_by_name_and_differ():
     assert SHIPPED == ("pretrained", "pretrained_psnr")
     perceptual, psnr = (load_generator(name).generator for name in SHIPPED)
     assert perceptual.settings == psnr.settings  # one fine-tuned from the other
-    assert any(not np.array_equal(a, b) for a, b in zip(perceptual.get_weights(), psnr.get_weights()))
+    assert any(not np.array_equal(a, b) for a, b in zip(perceptual.get_weights(), psnr.get_weights(), strict=True))
     for name in SHIPPED:
         assert load_sampler(name).description == f"shipped model {name}"
     assert shipped_dir("elsewhere") is None

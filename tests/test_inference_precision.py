@@ -1,19 +1,19 @@
 """--precision: sampling, exports and the programs compute in bfloat16/float16 near float32."""
 
-import json
-import os
-import subprocess
-import sys
+import logging
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from srim_tf.inference import consistency
+from srim_tf.cli.eval import EvalSettings, evaluate_model
+from srim_tf.cli.export import ExportSettings, export_model
+from srim_tf.cli.sample import SampleSettings, sample_images
 from srim_tf.evaluation import metrics
+from srim_tf.inference import consistency
 from srim_tf.model.loading import load_generator
+from tests.helpers import tiny_generator, write_image
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Largest mean and max |difference| from float32 of outputs in [0, 1] (the shipped model on a
 # photo crop): bfloat16 keeps 8 mantissa bits, float16 11. Measured: bfloat16 mean 0.0008,
 # max 0.011; float16 mean 0.0003, max 0.002.
@@ -66,15 +66,16 @@ def test_back_projection_of_bfloat16_samples_stays_float32_exact():
 
 
 @pytest.fixture(scope="module")
-def exports(generator, tmp_path_factory):
-    from srim_tf.serving import saved_model as export
-
+def exports(tmp_path_factory):
+    """`{precision: SavedModel}` of the shipped model, as srim_export --precision writes them."""
     base = tmp_path_factory.mktemp("exports")
     # float32 exports are tested against Keras in test_export.py.
-    return {precision: export.export(generator, str(base / precision), precision=precision)
+    return {precision: export_model(ExportSettings(model="pretrained", export_dir=str(base / precision),
+                                                   precision=precision))
             for precision in TOLERANCE}
 
 
+@pytest.mark.slow
 def test_exported_signatures_compute_in_their_precision_with_uint8_in_and_out(exports, generator):
     from srim_tf.inference.samplers import GeneratorSampler
 
@@ -100,18 +101,22 @@ def test_exported_signatures_compute_in_their_precision_with_uint8_in_and_out(ex
         assert 0 < levels.mean() < 255 * mean_bound + 0.5 and levels.max() <= 255 * max_bound + 1
 
 
-def test_a_saved_model_refuses_another_precision_than_its_own(exports):
+def test_a_saved_model_refuses_another_precision_than_its_own(tmp_path):
     from srim_tf.inference.samplers import load_sampler
+    from srim_tf.serving import saved_model
 
-    assert load_sampler(exports["bfloat16"]).precision == "bfloat16"
+    path = saved_model.export(tiny_generator(), str(tmp_path / "srim"), precision="bfloat16")
+    assert load_sampler(path).precision == "bfloat16"
     with pytest.raises(ValueError, match="computes in bfloat16.*--precision=float32"):
-        load_sampler(exports["bfloat16"], precision="float32")
+        load_sampler(path, precision="float32")
     with pytest.raises(ValueError, match="Unknown precision.*float16"):
         load_sampler("pretrained", precision="float64")
 
 
-@pytest.mark.parametrize("program", ["srim_sample", "srim_eval", "srim_export"])
-def test_programs_take_the_precision_flag(program, generator, tmp_path):
+@pytest.mark.parametrize("program", ["srim_sample", "srim_eval"])
+def test_sampling_and_evaluation_compute_in_the_precision_asked(program, generator, tmp_path, caplog):
+    # srim_export's: the `exports` above. The --precision flag reaching these settings:
+    # test_programs_cli.py.
     from PIL import Image
 
     from srim_tf.inference.samplers import GeneratorSampler
@@ -119,34 +124,26 @@ def test_programs_take_the_precision_flag(program, generator, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     hr = _photo(32, 24)  # the HR image of srim_eval, the input of srim_sample
-    Image.fromarray(hr).save(folder / "x.png")
-    args = {"srim_sample": ["--model=pretrained", f"--input={folder}", f"--output_dir={tmp_path / 'out'}",
-                            "--precision=bfloat16", "--seed=3"],
-            "srim_eval": ["--method=pretrained", f"--hr_dir={folder}", "--num_samples=1",
-                          "--precision=bfloat16", f"--json={tmp_path / 'r.json'}"],
-            "srim_export": ["--workdir=pretrained", f"--export_dir={tmp_path / 'srim'}",
-                            "--precision=float16"]}
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "bin", program), *args[program]],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
+    write_image(folder / "x.png", hr)
     if program == "srim_sample":
+        # (The absl logger's own level: TensorFlow's SavedModel export leaves it at WARNING.)
+        with caplog.at_level(logging.INFO, logger="absl"):
+            sample_images(SampleSettings(model="pretrained", input=(str(folder),),
+                                         output_dir=str(tmp_path / "out"), precision="bfloat16", seed=3))
         out = np.asarray(Image.open(tmp_path / "out" / "x_x4_s0.png"), int)
         reference = np.round(_samples(GeneratorSampler(generator, "g"), hr)[0, 0] * 255.0)
         levels = np.abs(out - reference)
         assert 0 < levels.mean() < 255 * TOLERANCE["bfloat16"][0] + 0.5
-        assert "in bfloat16" in result.stderr
-    elif program == "srim_eval":
+        assert "Model: shipped model pretrained, in bfloat16" in caplog.messages
+    else:
         from srim_tf.evaluation import evaluate as evaluation
         from srim_tf.inference.samplers import load_sampler
 
-        with open(tmp_path / "r.json") as f:
-            measured = json.load(f)["in"]
+        measured = evaluate_model(EvalSettings(model="pretrained", hr_dir=(str(folder),), num_samples=1,
+                                               precision="bfloat16", lpips="none"))["in"]
         expected = {precision: evaluation.evaluate(load_sampler("pretrained", precision=precision),
                                                    [str(folder)], 1, 0, 256)["in"]
                     for precision in ("float32", "bfloat16")}
-        # What bfloat16 gives in this process, not float32's figures.
+        # What bfloat16 gives, not float32's figures.
         assert measured["y_psnr"] == pytest.approx(expected["bfloat16"]["y_psnr"], abs=1e-4)
         assert measured["y_psnr"] != pytest.approx(expected["float32"]["y_psnr"], abs=1e-4)
-    else:
-        loaded = tf.saved_model.load(str(tmp_path / "srim" / "1"))
-        assert loaded.precision.numpy().decode() == "float16"

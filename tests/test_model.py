@@ -5,9 +5,11 @@ import tensorflow as tf
 
 from srim_tf.model.generator import SRIMGenerator, build_stage
 from srim_tf.settings import GeneratorSettings
+from tests.helpers import tiny_generator
 
 
 def _generator(dtype=None, **settings):
+    """A generator of the declared defaults (the paper's) but for `settings`."""
     return SRIMGenerator(GeneratorSettings(**settings), dtype=dtype)
 
 
@@ -23,7 +25,7 @@ def _inputs(generator, batch, height, width, rng):
 
 @pytest.mark.parametrize("height,width", [(7, 5), (1, 1), (13, 10)])
 def test_output_is_four_times_any_input_size_and_in_unit_range(height, width, rng):
-    generator = _generator(channels=8, kernel_size=3, num_convs=3)
+    generator = tiny_generator()
     mid, hr = generator.generate(*_inputs(generator, 2, height, width, rng))
     assert mid.shape == (2, 2 * height, 2 * width, 3)
     assert hr.shape == (2, 4 * height, 4 * width, 3)
@@ -37,7 +39,7 @@ def test_paper_architecture_has_the_authors_parameter_count():
 
 
 def test_noise_changes_the_output(rng):
-    generator = _generator(channels=8, kernel_size=3, num_convs=3)
+    generator = tiny_generator()
     lr, z_lo, z_up = _inputs(generator, 1, 6, 6, rng)
     a = np.asarray(generator([lr, z_lo, z_up]))
     b = np.asarray(generator([lr, z_lo, z_up + 1.0]))
@@ -46,7 +48,7 @@ def test_noise_changes_the_output(rng):
 
 
 def test_stages_are_callable_alone_and_compose_to_the_generator(rng):
-    generator = _generator(channels=8, kernel_size=3, num_convs=3)
+    generator = tiny_generator()
     lr, z_lo, z_up = _inputs(generator, 2, 5, 6, rng)
     lr, z_lo, z_up = (keras.ops.convert_to_tensor(x) for x in (lr, z_lo, z_up))
     mid = generator.lower([lr, lr, z_lo])
@@ -64,8 +66,7 @@ def test_skip_connections_feed_every_convolution_after_the_first():
 
 @pytest.mark.parametrize("normalization,activation", [("batch", "relu"), ("none", "leaky_relu")])
 def test_other_normalizations_and_activations_build(normalization, activation, rng):
-    generator = _generator(channels=8, kernel_size=3, num_convs=3,
-                              normalization=normalization, activation=activation)
+    generator = tiny_generator(normalization=normalization, activation=activation)
     assert generator(_inputs(generator, 1, 4, 4, rng)).shape == (1, 16, 16, 3)
     kinds = {type(layer).__name__ for layer in generator.lower.layers}
     assert ("BatchNormalization" in kinds) == (normalization == "batch")
@@ -81,7 +82,7 @@ def test_config_round_trip():
 
 
 def test_keras_file_round_trip_gives_identical_outputs(tmp_path, rng):
-    generator = _generator(channels=8, kernel_size=3, num_convs=3)
+    generator = tiny_generator()
     inputs = _inputs(generator, 2, 5, 7, rng)
     path = str(tmp_path / "generator.keras")
     generator.save(path)
@@ -126,7 +127,7 @@ def test_split_convolution_equals_one_convolution_of_the_concatenation(layer_cla
 
     expected, expected_grad = value_and_gradient(lambda: reference(tf.concat([features, skip], -1)))
     for training in (True, False):
-        out, grad = value_and_gradient(lambda: layer([features, skip], training=training))
+        out, grad = value_and_gradient(lambda training=training: layer([features, skip], training=training))
         np.testing.assert_allclose(out, expected, atol=1e-4)
         np.testing.assert_allclose(grad, expected_grad, atol=1e-3)
     assert layer.kernel.shape == (3, 3, 11, 5)
@@ -134,21 +135,20 @@ def test_split_convolution_equals_one_convolution_of_the_concatenation(layer_cla
 
 @pytest.mark.parametrize("normalization", ["weight", "none"])
 def test_residual_stages_start_as_their_bilinear_upsample(normalization, rng):
-    generator = _generator(channels=8, kernel_size=3, num_convs=3, normalization=normalization,
-                              stage_output="residual")
+    generator = tiny_generator(normalization=normalization, stage_output="residual")
     lr, z_lo, z_up = _inputs(generator, 2, 5, 6, rng)
     mid, hr = generator.generate(lr, z_lo, z_up)
     bilinear_mid = tf.image.resize(lr, (10, 12), "bilinear")
     np.testing.assert_allclose(mid, bilinear_mid, atol=1e-6)
     np.testing.assert_allclose(hr, tf.image.resize(mid, (20, 24), "bilinear"), atol=1e-6)
     # The sigmoid stage does not start there (a grey image near 0.5).
-    sigmoid = _generator(channels=8, kernel_size=3, num_convs=3, normalization=normalization)
+    sigmoid = tiny_generator(normalization=normalization)
     assert np.abs(np.asarray(sigmoid.generate(lr, z_lo, z_up)[0]) - bilinear_mid).max() > 0.05
 
 
 def test_residual_stage_learns_and_stays_in_unit_range(rng):
     # Zero gain must not block learning: one gradient step moves the output off bilinear.
-    generator = _generator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
+    generator = tiny_generator(stage_output="residual")
     lr, z_lo, z_up = (tf.constant(x) for x in _inputs(generator, 2, 4, 4, rng))
     target = tf.constant(rng.random((2, 16, 16, 3)).astype("float32"))
     optimizer = keras.optimizers.Adam(1e-2)
@@ -168,11 +168,11 @@ def test_an_explicit_dtype_wins_over_a_global_policy_the_user_set(rng):
     # mixed policy, and its float32 layers stay float32 in a bfloat16 model.
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        plain = [_generator(channels=8, kernel_size=3, num_convs=3, dtype="float32", **options)
+        plain = [tiny_generator(dtype="float32", **options)
                  for options in (dict(stage_output="residual"),
                                  dict(normalization="batch", activation="relu"))]
-        default = _generator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
-        sigmoid = _generator(channels=8, kernel_size=3, num_convs=3)
+        default = tiny_generator(stage_output="residual")
+        sigmoid = tiny_generator()
     finally:
         keras.mixed_precision.set_global_policy("float32")
     for generator in plain:
@@ -182,7 +182,7 @@ def test_an_explicit_dtype_wins_over_a_global_policy_the_user_set(rng):
     assert sigmoid.lower.get_layer("rgb").compute_dtype == "float32"
     assert default.lower.get_layer("lower_conv_0").compute_dtype == "bfloat16"
     lr, z_lo, z_up = _inputs(default, 1, 4, 5, rng)
-    exact = _generator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
+    exact = tiny_generator(stage_output="residual")
     np.testing.assert_array_equal(default.generate(lr, z_lo, z_up)[1], exact.generate(lr, z_lo, z_up)[1])
 
 
@@ -192,7 +192,7 @@ def test_the_generator_is_registered_under_the_package_name():
 
 
 def test_residual_generator_config_round_trips():
-    generator = _generator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
+    generator = tiny_generator(stage_output="residual")
     clone = SRIMGenerator.from_config(generator.get_config())
     assert clone.settings.stage_output == "residual"
     assert clone.get_config() == generator.get_config()
@@ -229,7 +229,7 @@ def test_stage_outputs_depend_on_image_lr_and_noise_through_their_own_paths(rng)
 
 
 def test_the_upper_stage_takes_the_lower_output_as_image_and_the_lr_as_skip(rng):
-    generator = _generator(channels=8, kernel_size=3, num_convs=3)
+    generator = tiny_generator()
     lr, z_lo, z_up = (tf.constant(x) for x in _inputs(generator, 1, 4, 5, rng))
     mid, hr = generator.generate(lr, z_lo, z_up)
     np.testing.assert_allclose(hr, generator.upper([mid, lr, z_up]), atol=1e-6)
@@ -239,21 +239,20 @@ def test_the_upper_stage_takes_the_lower_output_as_image_and_the_lr_as_skip(rng)
 
 @pytest.mark.parametrize("dtype", ["mixed_bfloat16", "mixed_float16"])
 def test_a_residual_generator_in_lower_precision_starts_exactly_bilinear(dtype, rng):
-    generator = _generator(channels=8, kernel_size=3, num_convs=3, stage_output="residual",
-                              dtype=dtype)
+    generator = tiny_generator(stage_output="residual", dtype=dtype)
     assert generator.lower.get_layer("lower_conv_1").compute_dtype == dtype.split("_")[1]
     lr, z_lo, z_up = _inputs(generator, 2, 5, 6, rng)
     mid, hr = generator.generate(lr, z_lo, z_up)
     assert mid.dtype == hr.dtype == tf.float32
     # The base is added in float32, unrounded: exactly what a float32 generator gives.
-    exact = _generator(channels=8, kernel_size=3, num_convs=3, stage_output="residual")
+    exact = tiny_generator(stage_output="residual")
     np.testing.assert_array_equal(hr, exact.generate(lr, z_lo, z_up)[1])
 
 
 def test_precision_is_a_constructor_argument_and_leaves_keras_global_policy_alone():
     before = keras.mixed_precision.global_policy().name
-    generator = _generator(channels=8, kernel_size=3, num_convs=3, dtype="mixed_bfloat16")
-    plain = _generator(channels=8, kernel_size=3, num_convs=3)
+    generator = tiny_generator(dtype="mixed_bfloat16")
+    plain = tiny_generator()
     assert keras.mixed_precision.global_policy().name == before == "float32"
     assert generator.lower.get_layer("lower_conv_0").compute_dtype == "bfloat16"
     assert generator.lower.get_layer("lower_conv_0").kernel.dtype == "float32"  # weights stay float32
@@ -266,7 +265,7 @@ def test_precision_is_a_constructor_argument_and_leaves_keras_global_policy_alon
 def test_training_reaches_both_stages(rng):
     # Batch norm normalises by the batch in training and by its moving statistics otherwise:
     # both stages' outputs tell whether `training` reached them.
-    generator = _generator(channels=8, kernel_size=3, num_convs=3, normalization="batch")
+    generator = tiny_generator(normalization="batch")
     lr, z_lo, z_up = (tf.constant(x) for x in _inputs(generator, 2, 4, 5, rng))
     mid_train, hr_train = generator.generate(lr, z_lo, z_up, training=True)
     mid_infer, _ = generator.generate(lr, z_lo, z_up, training=False)

@@ -1,66 +1,79 @@
-"""The four programs as a newcomer meets them: --help lists their flags, logs are quiet."""
+"""The four programs as a newcomer meets them: --help lists their flags, logs are quiet, old
+flag names still work, and each flag reaches the settings its program's body runs with."""
 
+import dataclasses
 import io
+import json
 import logging
-import os
 import re
-import subprocess
 import sys
 
+import numpy as np
 import pytest
 from absl import flags
 from absl import logging as absl_logging
+from PIL import Image
 from tqdm import tqdm
 
 from srim_tf.cli import quiet
+from tests.helpers import (
+    TINY_TRAIN_FLAGS,
+    check_command_lines,
+    command_line_reports,
+    run_program,
+    smooth_photo,
+    write_image,
+)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Lines a user should not see: TF's C++ banner and libpng warnings, the CUDA probe on a
 # CPU machine, TF's Python INFO lines (saver timings, renamed signature inputs).
 NOISE = re.compile(r"absl::InitializeLog|^[IWE]0000 |cuInit|iCCP|oneDNN|cpu_feature_guard"
                    r"|Sharding callback|will be renamed|INFO:tensorflow", re.MULTILINE)
 
 
-def _program(name, *args, env=None):
-    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    environment.update(env or {})
-    return subprocess.run([sys.executable, os.path.join(ROOT, "bin", f"srim_{name}"), *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300, env=environment)
+# Old flag names each program still accepts, with a notice: {old: new}.
+RENAMED = {"train": {"loss_conv4_4_weight": "loss_conv4_weight",
+                     "selection_conv4_4_weight": "selection_conv4_weight"},
+           "sample": {},
+           "eval": {"method": "model"},
+           "export": {"workdir": "model", "tile_size": "serving_tile_size"}}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, own_flags", [
     ("train", ["--data", "--hr_size", "--num_lower_samples", "--workdir", "--train_steps",
-               "--strategy"]),
-    ("sample", ["--input", "--output_dir", "--model", "--num_samples", "--tile_size"]),
-    ("eval", ["--method", "--hr_dir", "--num_samples", "--json"]),
-    ("export", ["--workdir", "--export_dir", "--noise_scale", "--max_input_pixels"]),
+               "--strategy", "--loss_conv4_weight", "--init_from"]),
+    ("sample", ["--input", "--output_dir", "--model", "--num_samples", "--tile_size",
+                "--consistency", "--precision"]),
+    ("eval", ["--model", "--hr_dir", "--num_samples", "--json", "--lpips", "--consistency",
+              "--precision"]),
+    ("export", ["--model", "--export_dir", "--noise_scale", "--max_input_pixels",
+                "--serving_tile_size", "--tflite", "--pretrained_dir", "--consistency", "--precision"]),
 ])
 def test_help_lists_the_programs_own_flags_with_defaults_and_exits_0(name, own_flags):
-    result = _program(name, "--help")
+    result = run_program(name, "--help")
     assert result.returncode == 0, result.stderr[-2000:]
     for flag in own_flags:
-        assert re.search(rf"^\s+{flag}: ", result.stdout, re.MULTILINE), (flag, result.stdout)
+        assert re.search(rf"^\s+--(\[no\])?{flag[2:]}: ", result.stdout, re.MULTILINE), flag
+    # An old name is listed as such, pointing to its new one (absl wraps long help lines).
+    for old, new in RENAMED[name].items():
+        assert f" --{old}: Deprecated: the old name of --{new}." in " ".join(result.stdout.split()), old
     assert "(default: " in result.stdout
     # Only the program's own flags, not absl's and TensorFlow's ~250.
     assert "--logtostderr" not in result.stdout and "--test_srcdir" not in result.stdout
     assert not NOISE.search(result.stderr), result.stderr
 
 
+@pytest.mark.slow
 def test_training_and_export_print_no_tensorflow_banner_png_warnings_or_renames(tmp_path):
     # The builtin photos carry the iCCP profiles that libpng warns about.
-    train = _program("train", f"--workdir={tmp_path / 'run'}", "--data=builtin", "--hr_size=32",
-                     "--batch_size=2", "--patches_per_image=1", "--channels=4", "--kernel_size=3",
-                     "--num_convs=2", "--num_lower_samples=2", "--num_upper_samples=2",
-                     "--sample_chunk=2", "--vgg_weights=random", "--loss_conv2_2_weight=0",
-                     "--loss_conv4_weight=0", "--loss_pixel_weight=1",
-                     "--selection_pixel_weight=1", "--selection_conv4_weight=0",
-                     "--lr_decay_steps=", "--num_validation_images=1", "--num_summary_samples=1",
-                     "--train_steps=2", "--checkpoint_every=1", "--summary_every=1",
-                     "--image_summary_every=2")
+    train = run_program("train", f"--workdir={tmp_path / 'run'}", *TINY_TRAIN_FLAGS,
+                        "--train_steps=2", "--checkpoint_every=1", "--summary_every=1",
+                        "--image_summary_every=2")
     assert train.returncode == 0, train.stderr[-3000:]
     assert not NOISE.search(train.stderr), train.stderr
     assert "Finished:" in train.stderr  # our own INFO lines still show
-    export = _program("export", f"--workdir={tmp_path / 'run'}", f"--export_dir={tmp_path / 'export'}")
+    export = run_program("export", f"--model={tmp_path / 'run'}", f"--export_dir={tmp_path / 'export'}")
     assert export.returncode == 0, export.stderr[-3000:]
     assert not NOISE.search(export.stderr), export.stderr
     assert export.stdout.strip() == str(tmp_path / "export" / "1")
@@ -98,7 +111,81 @@ def test_log_lines_go_above_the_progress_bar_not_into_it(monkeypatch):
 
 
 def test_eval_names_its_own_flag_for_an_unknown_model(tmp_path):
-    result = _program("eval", f"--method={tmp_path / 'nothing'}", f"--hr_dir={tmp_path}")
-    assert result.returncode != 0
-    assert f"--method={tmp_path / 'nothing'}" in result.stderr, result.stderr
-    assert "--model=" not in result.stderr
+    from srim_tf.cli.eval import EvalSettings, evaluate_model
+
+    nothing = tmp_path / "nothing"
+    with pytest.raises(ValueError, match=re.escape(f"Received: {nothing} (--model)")):
+        evaluate_model(EvalSettings(model=str(nothing), hr_dir=(str(tmp_path),), lpips="none"))
+
+
+@pytest.mark.slow
+def test_old_flag_names_still_work_with_a_one_line_notice(trained_workdir, tmp_path, rng):
+    import tensorflow as tf
+
+    (tmp_path / "hr").mkdir()
+    write_image(tmp_path / "hr" / "x.png", smooth_photo(rng, 32, 24))
+    (evaluated,) = command_line_reports("eval", [
+        ["--method=bicubic", f"--hr_dir={tmp_path / 'hr'}", "--lpips=none"]])
+    (exported,) = command_line_reports("export", [
+        [f"--workdir={trained_workdir}", "--tile_size=16", f"--export_dir={tmp_path / 'srim'}"]])
+    for report, renamed in ((evaluated, RENAMED["eval"]), (exported, RENAMED["export"])):
+        assert report["code"] == 0 and report["traceback"] is None, report
+        notices = [line for line in report["stderr"].splitlines() if "deprecated" in line]
+        assert len(notices) == len(renamed), report["stderr"]
+        for (old, new), notice in zip(renamed.items(), notices, strict=True):
+            assert notice.endswith(f"--{old} is deprecated: use --{new} (the same setting)."), notice
+    assert int(tf.saved_model.load(str(tmp_path / "srim" / "1")).tile_size.numpy()) == 16
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("program", ["sample", "eval", "export"])
+def test_consistency_and_precision_flags_reach_the_programs_settings(program, trained_workdir,
+                                                                      tmp_path, rng):
+    """The command line gives what the body gives with those settings; what the settings do
+    is tested in-process (test_consistency.py, test_inference_precision.py)."""
+    import tensorflow as tf
+
+    from srim_tf.cli.eval import EvalSettings, evaluate_model
+    from srim_tf.cli.sample import SampleSettings, sample_images
+    from srim_tf.inference import consistency
+    from srim_tf.model.loading import load_generator
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_image(folder / "x.png", smooth_photo(rng, 32, 24))
+    both = ["--consistency", "--precision=bfloat16"]
+    if program == "sample":
+        (report,) = command_line_reports("sample", [[
+            f"--model={trained_workdir}", f"--input={folder}", f"--output_dir={tmp_path / 'cli'}",
+            "--num_samples=2", *both]])
+        assert report["code"] == 0, report
+        assert "in bfloat16, LR-consistent (8 back-projections)" in report["stderr"], report["stderr"]
+        sample_images(SampleSettings(model=trained_workdir, input=(str(folder),), num_samples=2,
+                                     output_dir=str(tmp_path / "body"), consistency=True,
+                                     precision="bfloat16"))
+        for k in range(2):
+            np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "cli" / f"x_x4_s{k}.png")),
+                                          np.asarray(Image.open(tmp_path / "body" / f"x_x4_s{k}.png")))
+    elif program == "eval":
+        check_command_lines("eval", [([f"--model={trained_workdir}", f"--hr_dir={folder}",
+                                       "--num_samples=2", "--lpips=none", *both,
+                                       f"--json={tmp_path / 'r.json'}"], 0, None)])
+        with open(tmp_path / "r.json") as f:
+            measured = json.load(f)["in"]
+        settings = EvalSettings(model=trained_workdir, hr_dir=(str(folder),), num_samples=2,
+                                lpips="none")
+        expected = {name: evaluate_model(dataclasses.replace(settings, **changes))["in"]
+                    for name, changes in [("both", dict(consistency=True, precision="bfloat16")),
+                                          ("float32", dict(consistency=True))]}
+        for key in ("y_psnr", "lr_psnr", "diversity_std"):
+            assert measured[key] == pytest.approx(expected["both"][key], abs=1e-4), key
+        assert measured["lr_psnr"] > 45.0  # consistent
+        assert measured["y_psnr"] != pytest.approx(expected["float32"]["y_psnr"], abs=1e-4)  # bfloat16
+    else:
+        check_command_lines("export", [([f"--model={trained_workdir}", "--consistency",
+                                         "--precision=float16", f"--export_dir={tmp_path / 'srim'}"],
+                                        0, None)])
+        loaded = tf.saved_model.load(str(tmp_path / "srim" / "1"))
+        assert loaded.precision.numpy().decode() == "float16"
+        receptive_field = load_generator(trained_workdir).generator.receptive_field
+        assert int(loaded.receptive_field.numpy()) == receptive_field + consistency.context(8)

@@ -16,7 +16,8 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import ROOT, readme_code_lines
+
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 
 # Line prefixes of code lines that are not run here, and why.
@@ -24,7 +25,7 @@ NOT_RUN = {
     "python3 -m venv": "set-up: pip needs the network (its bin/ command is run separately)",
     "tensorflow_model_server": "TensorFlow Serving is not installed with this package",
     "curl ": "needs a running TensorFlow Serving",
-    "TF_CONFIG=": "needs two hosts; tests/test_scale.py runs it as two workers on localhost",
+    "TF_CONFIG=": "needs two hosts; tests/test_distribution_and_precision.py runs it as two workers on localhost",
     "# and the same on host2": "needs two hosts",
     "--data=": "flag examples, not commands",
     "import grpc": "gRPC client: needs tensorflow-serving-api and a running server",
@@ -41,23 +42,6 @@ FAST = {
                        "--num_summary_samples=1"],
     "bin/srim_eval": ["--num_samples=1"],
 }
-
-
-def readme_code_lines():
-    """The README's indented code lines, with `\\`-continued lines joined."""
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-        text = f.read()
-    lines, pending = [], ""
-    for line in text.splitlines():
-        if not line.startswith("    ") or not line.strip():
-            continue
-        pending += line.strip()
-        if pending.endswith("\\"):
-            pending = pending[:-1] + " "
-            continue
-        lines.append(pending)
-        pending = ""
-    return lines
 
 
 def runnable(line):
@@ -96,7 +80,7 @@ def written_paths(command):
 
 def prerequisites(index):
     """Indices of the earlier commands whose outputs `COMMANDS[index]` reads, in order."""
-    read = re.findall(r"=(\S+)", COMMANDS[index])
+    read = set(re.findall(r"=(\S+)", COMMANDS[index])) - set(written_paths(COMMANDS[index]))
     needed = []
     for earlier in range(index):
         if any(value == path or value.startswith(path + "/") for value in read
@@ -111,7 +95,6 @@ def test_commands_that_read_an_earlier_output_run_it_first():
     assert names == ["bin/srim_train", "python"], names
 
 
-@pytest.fixture(scope="module")
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory):
     """A directory with the repository's tracked top-level folders, as a fresh clone has."""

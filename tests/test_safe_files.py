@@ -1,21 +1,18 @@
 """Files the programs write are whole or absent; outputs that would destroy a file are refused
-before any work (issue 24)."""
+before any work: a run killed, out of disk or given a wrong path must not cost the user an
+earlier report, model or image."""
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from srim_tf import safe_files
+from srim_tf.cli.eval import EvalSettings, evaluate_model
 from srim_tf.model import pretrained
 from srim_tf.model.loading import load_generator
-from tests.helpers import tiny_generator
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import captured_stdout, check_command_lines, tiny_generator, write_image
 
 
 def test_a_failed_write_keeps_the_earlier_file_and_leaves_no_temporary(tmp_path):
@@ -49,27 +46,38 @@ def test_export_of_a_pretrained_folder_that_fails_midway_keeps_the_old_weights(t
     load_generator(folder)  # still loads
 
 
-def _eval(*args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "bin", "srim_eval"), "--method=bicubic",
-                           "--lpips=none", *args], capture_output=True, text=True, timeout=300)
-
-
-def test_eval_refuses_outputs_that_would_destroy_a_file_before_any_work(tmp_path, rng):
-    folder = tmp_path / "Set"
-    folder.mkdir()
-    image = folder / "baby.png"
-    Image.fromarray((rng.random((32, 32, 3)) * 255).astype(np.uint8)).save(image)
-    original = image.read_bytes()
-    for args, message in (
-            ([f"--csv={image}"], "--csv names an image"),
+def _refusals(tmp_path, image):
+    """`[(flags, words of the refusal)]`: --json / --csv values that would lose a file."""
+    return [([f"--csv={image}"], "--csv names an image"),
             ([f"--json={tmp_path / 'r.txt'}", f"--csv={tmp_path / 'r.txt'}"], "must name different files"),
             ([f"--json={tmp_path / 'missing' / 'r.json'}"], "--json's folder does not exist"),
-            ([f"--json={tmp_path}"], "names a folder")):
-        result = _eval(f"--hr_dir={folder}", *args)
-        assert result.returncode == 2, result.stderr[-2000:]
-        assert message in result.stderr.strip().splitlines()[-1], result.stderr[-2000:]
-        assert "Set" not in result.stdout  # refused before measuring anything
-    assert image.read_bytes() == original
-    ok = _eval(f"--hr_dir={folder}", f"--json={tmp_path / 'r.json'}", f"--csv={tmp_path / 'r.csv'}")
-    assert ok.returncode == 0, ok.stderr[-2000:]
+            ([f"--json={tmp_path}"], "names a folder")]
+
+
+@pytest.fixture
+def hr_image(tmp_path, rng):
+    (tmp_path / "Set").mkdir()
+    return write_image(tmp_path / "Set" / "baby.png", rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+
+
+def test_eval_refuses_outputs_that_would_destroy_a_file_before_any_work(tmp_path, hr_image):
+    original = open(hr_image, "rb").read()
+    hr_dir = os.path.dirname(hr_image)
+    for flags, message in _refusals(tmp_path, hr_image):
+        outputs = dict(flag[2:].split("=", 1) for flag in flags)
+        with captured_stdout() as table, pytest.raises(ValueError, match=message):
+            evaluate_model(EvalSettings(model="bicubic", hr_dir=(hr_dir,), lpips="none", **outputs))
+        assert table.getvalue() == ""  # refused before measuring anything
+    assert open(hr_image, "rb").read() == original
+    with captured_stdout():
+        evaluate_model(EvalSettings(model="bicubic", hr_dir=(hr_dir,), lpips="none",
+                                    json=str(tmp_path / "r.json"), csv=str(tmp_path / "r.csv")))
     assert sorted(os.listdir(tmp_path)) == ["Set", "r.csv", "r.json"]  # no temporaries left
+
+
+@pytest.mark.slow
+def test_srim_eval_refuses_them_in_one_line_with_exit_status_2(tmp_path, hr_image):
+    common = ["--model=bicubic", "--lpips=none", f"--hr_dir={os.path.dirname(hr_image)}"]
+    check_command_lines("eval", [([*common, *flags], 2, message)
+                                 for flags, message in _refusals(tmp_path, hr_image)])
+    assert sorted(os.listdir(tmp_path)) == ["Set"]

@@ -1,43 +1,31 @@
 """srim_sample streams its outputs band by band: the files equal the whole-image results."""
 
+import logging
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from PIL import Image
 
+from srim_tf.cli.sample import SampleSettings, sample_images
 from srim_tf.data import image_io
 from srim_tf.inference import outputs, tiling
 from srim_tf.inference.samplers import load_sampler
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _photo(rng, height, width, channels=3):
-    coarse = rng.random((1, height // 4 + 1, width // 4 + 1, channels)).astype("float32")
-    smooth = tf.image.resize(coarse, [height, width], "bicubic").numpy()[0]
-    return np.round(np.clip(smooth, 0, 1) * 255).astype(np.uint8)
-
-
-def _srim_sample(*args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "bin", "srim_sample"), *args],
-                          capture_output=True, text=True, timeout=300)
+from tests.helpers import smooth_photo, write_image
 
 
 def test_streamed_files_equal_the_whole_image_outputs(trained_workdir, tmp_path, rng):
     # 26 LR rows in tiles of 8: bands of 32, 32, 32 and 8 output rows.
     inputs = tmp_path / "in"
     inputs.mkdir()
-    rgba = np.concatenate([_photo(rng, 26, 19), _photo(rng, 26, 19, 1)], axis=-1)
-    Image.fromarray(rgba).save(inputs / "rgba.png")
-    Image.fromarray(rgba[..., ::2], "LA").save(inputs / "grey.png")  # grey + alpha
+    rgba = np.concatenate([smooth_photo(rng, 26, 19), smooth_photo(rng, 26, 19, 1)], axis=-1)
+    write_image(inputs / "rgba.png", rgba)
+    write_image(inputs / "grey.png", rgba[..., ::2], "LA")  # grey + alpha
     out = tmp_path / "out"
-    result = _srim_sample(f"--model={trained_workdir}", f"--input={inputs}", f"--output_dir={out}",
-                          "--num_samples=2", "--seed=5", "--tile_size=8", "--contact_sheet")
-    assert result.returncode == 0, result.stderr[-2000:]
+    written, failed = sample_images(SampleSettings(
+        model=trained_workdir, input=(str(inputs),), output_dir=str(out), num_samples=2, seed=5,
+        tile_size=8, contact_sheet=True))
+    assert len(written) == 2 and not failed
     assert sorted(os.listdir(out)) == sorted(f"{name}_x4_{kind}.png" for name in ("rgba", "grey")
                                              for kind in ("s0", "s1", "sheet", "std"))
 
@@ -97,12 +85,14 @@ def test_png_writer_keeps_nothing_of_a_failed_or_incomplete_image(tmp_path):
 
 
 def test_an_output_that_would_overwrite_an_input_is_refused_before_any_is_written(
-        trained_workdir, tmp_path, rng):
+        trained_workdir, tmp_path, rng, caplog):
     # photo.png's second sample would be photo_x4_s1.png, another input: not even s0 is written.
-    Image.fromarray(_photo(rng, 8, 8)).save(tmp_path / "photo.png")
-    Image.fromarray(_photo(rng, 8, 8)).save(tmp_path / "photo_x4_s1.png")
-    result = _srim_sample(f"--model={trained_workdir}", f"--input={tmp_path}",
-                          f"--output_dir={tmp_path}", "--num_samples=2")
-    assert result.returncode == 1 and "Refusing to overwrite" in result.stderr
+    photo = write_image(tmp_path / "photo.png", smooth_photo(rng, 8, 8))
+    write_image(tmp_path / "photo_x4_s1.png", smooth_photo(rng, 8, 8))
+    with caplog.at_level(logging.ERROR):
+        _, failed = sample_images(SampleSettings(model=trained_workdir, input=(str(tmp_path),),
+                                                 output_dir=str(tmp_path), num_samples=2))
+    assert failed == [photo]
+    assert any("Refusing to overwrite the input file" in r.getMessage() for r in caplog.records)
     assert not (tmp_path / "photo_x4_s0.png").exists()
     assert not [name for name in os.listdir(tmp_path) if ".partial" in name]

@@ -1,18 +1,13 @@
 """TFLite export: the .tflite generator gives the Keras generator's output for the same noise."""
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from srim_tf.cli.export import ExportSettings, export_model
 from srim_tf.model.loading import load_generator
 from srim_tf.serving.tflite import to_tflite
 from tests.helpers import tiny_generator
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _inputs(rng, height, width, channels):
@@ -59,11 +54,8 @@ def test_tflite_input_shapes_are_fixed_or_dynamic_as_asked():
 
 def test_srim_export_writes_a_tflite_file_of_the_pretrained_model(tmp_path, rng):
     path = str(tmp_path / "srim.tflite")
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "bin", "srim_export"),
-                             "--workdir=pretrained", f"--tflite={path}", "--tflite_lr_size=8,6"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip() == path
+    # srim_export's body (it prints the path it returns: test_programs_cli.py).
+    assert export_model(ExportSettings(model="pretrained", tflite=path, tflite_lr_size=(8, 6))) == path
     generator = load_generator("pretrained").generator
     inputs = _inputs(rng, 8, 6, generator.settings.noise_channels)
     expected = generator([inputs["lr"], inputs["z_lo"], inputs["z_up"]]).numpy()

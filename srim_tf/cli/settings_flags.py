@@ -10,7 +10,7 @@ test or a benchmark would get from the settings object.
 import dataclasses
 import typing
 
-from absl import flags, logging
+from absl import app, flags, logging
 
 from srim_tf import settings as settings_lib
 
@@ -110,7 +110,8 @@ def flag_values_of(settings_class, renamed=None, flag_values=flags.FLAGS):
     for old, new in (renamed or {}).items():
         if flag_values[old].present:
             if flag_values[new].present:
-                raise ValueError(f"--{old} is the old name of --{new}: give one of them.")
+                raise app.UsageError(f"--{old} is the old name of --{new}: give one of them. Received:"
+                                     f" --{old}={flag_values[old].value} --{new}={flag_values[new].value}")
             logging.warning("--%s is deprecated: use --%s (the same setting).", old, new)
             values[new] = flag_values[old].value
     return {name: () if value is None and _repeatable(settings_class, name) else value

@@ -93,16 +93,18 @@ class _Run:
         self.lock = None
         if self.chief:
             self.lock = WorkdirLock(workdir)  # before --restart deletes anything
-            try:
+        try:
+            if self.chief:
                 prepare_workdir(workdir, settings)
-            except BaseException:
+            with self.strategy.scope():
+                self.model, self.vgg_source = build.srim(settings)
+                self.model.compile(optimizer=build.optimizer(settings),
+                                   jit_compile=settings.training.jit_compile)
+                self.model.optimizer.build(self.model.generator.trainable_variables)
+        except BaseException:  # A run that fails to start leaves the workdir free.
+            if self.lock:
                 self.lock.release()
-                raise
-        with self.strategy.scope():
-            self.model, self.vgg_source = build.srim(settings)
-            self.model.compile(optimizer=build.optimizer(settings),
-                               jit_compile=settings.training.jit_compile)
-            self.model.optimizer.build(self.model.generator.trainable_variables)
+            raise
 
     @property
     def step(self):
