@@ -30,7 +30,7 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-xdist>=3"],
+        "test": ["pytest>=7", "pytest-xdist>=3", "ruff>=0.6"],
         # The same-run PyTorch peer of benchmarks/peer.py (benchmarks only; never imported by srim_tf).
         "peer": ["torch>=2.1"],
     },

@@ -22,6 +22,7 @@ def run_settings(checkout, flat):
 
         return RunSettings().replace(**flat)
     from absl import flags as absl_flags
+
     from srim_tf.cli import flags as srim_flags
     from srim_tf.training.settings import RunSettings
 

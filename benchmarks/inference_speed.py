@@ -20,10 +20,10 @@ import time
 
 import numpy as np
 import tensorflow as tf
-
 from flops import generator_flops
-from srim_tf.inference.tiling import SAMPLING_TILE_SIZE
 from timing import best_time, interleaved_times, peak_rss_mb
+
+from srim_tf.inference.tiling import SAMPLING_TILE_SIZE
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTO = os.path.join(ROOT, "..", "shared", "data", "BSD200", "100075.png")  # 481x321
@@ -58,8 +58,8 @@ def _shipped_generator():
 
 def probe(size, precision):
     """Times sampling one size x size input (K = 1, default tiles) after a warm-up; prints JSON."""
-    from srim_tf.inference.tiling import super_resolve_image
     from srim_tf.inference.samplers import GeneratorSampler
+    from srim_tf.inference.tiling import super_resolve_image
 
     generator, settings = _shipped_generator()
     sampler = GeneratorSampler(generator, "pretrained", precision)
@@ -139,9 +139,9 @@ def _photo(quick):
 def variants(quick):
     """Seconds of `super_resolve_image` on one photo, K = 3, for each candidate, taking turns;
     every candidate's output is checked against today's path so all do the same work."""
+    from srim_tf.inference.samplers import GeneratorSampler
     from srim_tf.inference.tiling import super_resolve_image
     from srim_tf.model.precision import in_precision
-    from srim_tf.inference.samplers import GeneratorSampler
 
     generator, settings = _shipped_generator()
     image, source = _photo(quick)

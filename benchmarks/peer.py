@@ -28,10 +28,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
+import peer_torch  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
-
-import peer_torch  # noqa: E402
 from flops import generator_flops, vgg_flops  # noqa: E402
 from run import ROOT, ceilings, config_from, smooth_batch  # noqa: E402
 from timing import interleaved_times, median_time  # noqa: E402
@@ -353,7 +352,8 @@ def markdown(results):
                   "| precision | ceiling (GFLOP/s) | VGG16 alone | in the step (share of step) |"
                   " in selection (share of selection) |", "|---|---|---|---|---|"]
         for key, v in shares.items():
-            pct = (lambda part: f"{v[part]['gflops']:.0f} GFLOP/s, {100 * v[part]['of_ceiling']:.0f}%")
+            def pct(part):
+                return (f"{v[part]['gflops']:.0f} GFLOP/s, {100 * v[part]['of_ceiling']:.0f}%")
             lines.append(f"| {key.split('/')[1]} | {v['ceiling_gflops']:.0f} | {pct('features')} |"
                          f" {pct('vgg_in_step')} ({100 * v['share_of_step']:.0f}%) |"
                          f" {pct('vgg_in_selection')} ({100 * v['share_of_selection']:.0f}%) |")

@@ -62,7 +62,7 @@ class VGG16Features(nn.Module):
     def __init__(self, convs=None):
         super().__init__()
         layers, in_channels = [], 3
-        for block, (count, channels) in enumerate(self._BLOCKS):
+        for _block, (count, channels) in enumerate(self._BLOCKS):
             for _ in range(count):
                 layers.append(nn.Conv2d(in_channels, channels, 3, padding=1))
                 in_channels = channels

@@ -23,20 +23,19 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import inference_speed  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import flags as absl_flags  # noqa: E402
+from flops import conv_flops, generator_flops, vgg_flops  # noqa: E402
+from timing import best_time, interleaved_times, median_time, peak_rss_mb  # noqa: E402
 
 from srim_tf.cli import settings_flags  # noqa: E402
 from srim_tf.data import datasets, patches  # noqa: E402
 from srim_tf.settings import DataSettings, RunSettings  # noqa: E402
 from srim_tf.training import build  # noqa: E402
 from srim_tf.training.distances import Distance  # noqa: E402
-
-import inference_speed  # noqa: E402
-from flops import conv_flops, generator_flops, vgg_flops  # noqa: E402
-from timing import best_time, interleaved_times, median_time, peak_rss_mb  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Comparisons with the authors' PyTorch step are timed in one run against a peer written from

@@ -119,7 +119,7 @@ def write(results, args):
              "| variant | z = 0 | mean | best of 10 | LR-PSNR | std | std textured | std flat"
              " | hf samples | hf z = 0 | train s |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for name, r in results.items():
+    for _name, r in results.items():
         lines.append(
             f"| {r['description']} | {r['zero_noise_y_psnr']:.2f} | {r['y_psnr']:.2f} |"
             f" {r['best_of_k_y_psnr']:.2f} | {r['lr_psnr']:.1f} | {255 * r['diversity_std']:.2f} |"

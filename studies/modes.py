@@ -220,7 +220,7 @@ def write(results, args, prefix):
              f" sampler (every block's pattern drawn uniformly from the 8) would cover"
              f" {1 - (7 / 8) ** args.k:.3f} with precision 1.", "",
              "| run | coverage | precision | LR-PSNR (dB) | train s |", "|---|---|---|---|---|"]
-    for name, r in results.items():
+    for _name, r in results.items():
         lines.append(f"| {r['description']} | {r['coverage']:.3f} | {r['precision']:.3f} |"
                      f" {r['lr_psnr']:.1f} | {r['train_seconds']} |")
     with open(prefix + ".md", "w", encoding="utf-8") as f:

@@ -14,8 +14,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from srim_tf.data import image_io
-from srim_tf.inference import outputs, tiling  # noqa: E402
 from srim_tf.data.resize import bicubic_downsample, bicubic_upsample  # noqa: E402
+from srim_tf.inference import outputs, tiling  # noqa: E402
 from srim_tf.inference.samplers import load_sampler  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Optional, Tuple
 
-from absl import app, logging
+from absl import logging
 
 from srim_tf import safe_files
 from srim_tf.cli import runner, settings_flags
@@ -89,7 +89,8 @@ def _check_outputs(outputs, hr_dirs):
             raise runner.CommandLineError(f"--{name} names a file inside an --hr_dir, an input. Received:"
                                  f" --{name}={outputs[name]}")
         if os.path.isdir(path):
-            raise runner.CommandLineError(f"--{name} names a folder; give a file path. Received: --{name}={outputs[name]}")
+            raise runner.CommandLineError(f"--{name} names a folder; give a file path."
+                                          f" Received: --{name}={outputs[name]}")
         if not os.path.isdir(os.path.dirname(path)):
             raise runner.CommandLineError(f"--{name}'s folder does not exist: {os.path.dirname(path)}."
                                  f" Received: --{name}={outputs[name]}")

@@ -27,7 +27,7 @@ class _TypedListParser(flags.ListParser):
         try:
             return [self.item_type(item) for item in items]
         except ValueError:
-            raise ValueError(f"must be a comma-separated list of {self.item_type.__name__}s")
+            raise ValueError(f"must be a comma-separated list of {self.item_type.__name__}s") from None
 
     def flag_type(self):
         return f"comma-separated list of {self.item_type.__name__}"

@@ -18,7 +18,6 @@ from srim_tf.data.scan import decode_image, scan_files
 from srim_tf.data.sources import builtin_paths, folder_paths, parse_sources
 from srim_tf.data.tfds_source import tfds_images
 
-
 # Patches shuffled across images: enough to mix 32 images' crops at the default 8 per image.
 SHUFFLE_BUFFER = 256
 HELD_OUT_SEED = 0  # Fixed, not --seed: a resumed run (new data seed) holds out the same images.

@@ -16,13 +16,13 @@ from absl import logging
 from tqdm import tqdm
 
 from srim_tf import errors
-from srim_tf.evaluation import metrics
 from srim_tf.data.image_io import expand_inputs, read_image
+from srim_tf.data.resize import bicubic_downsample, bicubic_upsample
+from srim_tf.evaluation import metrics
 from srim_tf.inference.outputs import to_grey
 from srim_tf.inference.samplers import Sampler
 from srim_tf.inference.tiling import SAMPLING_TILE_SIZE, super_resolve_image
 from srim_tf.model.generator import SCALE
-from srim_tf.data.resize import bicubic_downsample, bicubic_upsample
 
 BORDER = SCALE
 SSIM_WINDOW = 11

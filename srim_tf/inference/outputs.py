@@ -12,6 +12,7 @@ import tensorflow as tf
 from srim_tf.data.resize import bicubic_upsample
 from srim_tf.model.generator import SCALE
 
+
 def to_grey(samples):
     """uint8 `[..., 3]` -> `[..., 1]` by BT.601 luma weights, for grey inputs.
 

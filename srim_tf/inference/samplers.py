@@ -12,11 +12,11 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from srim_tf.model import loading
-from srim_tf.inference import consistency
 from srim_tf import checks
-from srim_tf.model.precision import INFERENCE_PRECISIONS, in_precision
+from srim_tf.inference import consistency
 from srim_tf.inference.sampling import super_resolve_with
+from srim_tf.model import loading
+from srim_tf.model.precision import INFERENCE_PRECISIONS, in_precision
 
 
 class Sampler(Protocol):

@@ -5,8 +5,7 @@ Imports nothing from the training stack, so serving loads only the generator.
 
 import tensorflow as tf
 
-from srim_tf.inference import consistency
-from srim_tf.inference import noise
+from srim_tf.inference import consistency, noise
 
 
 def super_resolve_with(generator, lr, num_samples, seed, noise_scale, offset=(0, 0),

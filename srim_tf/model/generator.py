@@ -15,8 +15,8 @@ import math
 
 import keras
 
-from srim_tf.settings import GeneratorSettings
 from srim_tf.model.layers import BilinearUpsample, ConcatConv2D, WeightNormConv2D
+from srim_tf.settings import GeneratorSettings
 
 # The generator's upscaling factor: two 2x stages.
 SCALE = 4

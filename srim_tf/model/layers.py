@@ -145,7 +145,8 @@ class BilinearUpsample(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         batch, height, width, channels = input_shape
-        scale = (lambda d: None if d is None else d * self.factor)
+        def scale(d):
+            return (None if d is None else d * self.factor)
         return (batch, scale(height), scale(width), channels)
 
     def get_config(self):

@@ -8,7 +8,6 @@ import keras
 import tensorflow as tf
 
 from srim_tf import checks
-
 from srim_tf.evaluation import metrics
 from srim_tf.inference.sampling import super_resolve_with
 from srim_tf.model.features import FeatureExtractor, build_vgg_trunk, net_of
@@ -17,7 +16,6 @@ from srim_tf.settings import ImleSettings
 from srim_tf.training import batches
 from srim_tf.training import selection as sel
 from srim_tf.training.distances import Distance  # noqa: F401  (used by the docstring example)
-
 
 # The stream the selection seeds are folded from (its value fixes every run's codes).
 _TRAINING_STREAM = 0x5EED

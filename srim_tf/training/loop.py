@@ -28,10 +28,10 @@ from srim_tf.data.resize import bicubic_upsample
 from srim_tf.evaluation import metrics
 from srim_tf.model import checkpoints
 from srim_tf.model.loading import load_generator
+from srim_tf.settings import RunSettings
 from srim_tf.training import build, summaries
 from srim_tf.training.code_pool import CodePool
 from srim_tf.training.distribution import is_chief, make_strategy
-from srim_tf.settings import RunSettings
 from srim_tf.training.workdir import prepare_workdir
 from srim_tf.training.workdir_lock import WorkdirLock
 

@@ -14,7 +14,6 @@ import shutil
 from srim_tf.model import checkpoints
 from srim_tf.training.workdir_lock import LOCK_FILE
 
-
 # What srim_train writes in a workdir, by folder: only these are deleted by --restart.
 _RUN_FILES = {checkpoints.CHECKPOINT_DIR: ("checkpoint", "ckpt-*"), "train": ("events.out.tfevents.*",),
               ".": (checkpoints.CONFIG_FILE,)}
