@@ -61,7 +61,7 @@ def test_training_killed_ten_times_at_random_moments_resumes_and_finishes(tmp_pa
     # The same settings, run to the end (in this process: the kills were the processes' part).
     from srim_tf.training.loop import train_and_evaluate
 
-    with caplog.at_level("INFO"):
+    with caplog.at_level("INFO", logger="absl"):
         train_and_evaluate(RunSettings.from_flat(SETTINGS), workdir)
     assert f"Resumed from {checkpoints.latest_checkpoint(workdir).rsplit('-', 1)[0]}-{saved}" \
         in caplog.text

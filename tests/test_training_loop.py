@@ -43,13 +43,13 @@ def test_training_writes_summaries_checkpoints_and_resumes_to_the_same_total(tmp
     assert (int(height), int(width)) == (64, 160)
     assert tf.io.decode_png(png).shape == (64, 160, 3)
 
-    with caplog.at_level("INFO"):
+    with caplog.at_level("INFO", logger="absl"):
         logs = train.train_and_evaluate(config.replace(train_steps=6, image_summary_every=100),
                                         workdir)
     assert "Resumed from" in caplog.text and logs["loss"] > 0
     assert checkpoint_step(workdir) == 6
     caplog.clear()
-    with caplog.at_level("INFO"):
+    with caplog.at_level("INFO", logger="absl"):
         assert train.train_and_evaluate(config.replace(train_steps=6), workdir) == {}
     assert "nothing to do" in caplog.text
     assert checkpoint_step(workdir) == 6
