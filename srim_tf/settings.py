@@ -46,6 +46,7 @@ DISTANCES = ("l1", "l2")
 PROJECTIONS = ("none", "gaussian", "sparse")
 SELECTIONS = ("hierarchical", "joint")
 SELECTION_PRECISIONS = ("float32", "bfloat16")
+NOISE_INJECTIONS = ("input", "every_conv")
 JITTER_MODES = ("fixed", "per_step")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 MIXED_PRECISIONS = ("off", "mixed_bfloat16", "mixed_float16")
@@ -197,8 +198,13 @@ class GeneratorSettings(Declared):
         " upsample plus a last convolution that starts at zero, clipped to [0, 1] (not in the"
         " paper; a new model starts as bilinear upsampling).", choices=STAGE_OUTPUTS)
 
+    noise_injection: str = setting(
+        "input", "Where each stage's noise enters: input (the paper: concatenated to the stage's"
+        " input only) or every_conv (also to every later convolution's input, beside the LR skip;"
+        " not in the paper).", choices=NOISE_INJECTIONS)
+
     # What workdirs and pretrained folders written before a field existed were trained with.
-    _BEFORE_RECORDED = {"stage_output": "sigmoid"}
+    _BEFORE_RECORDED = {"stage_output": "sigmoid", "noise_injection": "input"}
 
     @classmethod
     def from_config(cls, config):
@@ -274,6 +280,17 @@ class ImleSettings(Declared):
     selection_precision: str = setting(
         "float32", "Compute precision of sample selection (no gradients): bfloat16 is ~2x faster"
         " on CPUs with AVX-512 BF16 and on accelerators.", choices=SELECTION_PRECISIONS)
+    rejection_radius: float = setting(
+        0.0, "RS-IMLE (Vashist, Peng and Li, 2024): samples nearer to their target than this,"
+        " in the selection distance's units, are passed over before the nearest is chosen, so"
+        " training pulls the samples that are still far. 0 turns it off. A start: half the"
+        " nearest distances (train/nearest_distance_*) a run logs when they level off.",
+        minimum=0, finite=True)
+    rejection_ratio: float = setting(
+        0.0, "Rejection with a radius of each input's own (per patch with --selection_patch):"
+        " this fraction of the distance from its target to the LR's bicubic upsample, so flat"
+        " and textured targets are held to their own difficulty. 0 turns it off; not with"
+        " --rejection_radius.", minimum=0, maximum=1, finite=True)
     mid_loss_weight: float = setting(0.0, "Extra loss on the 2x output (0 in the authors' code).",
                                      minimum=0, finite=True)
     zero_code_loss_weight: float = setting(
@@ -418,6 +435,11 @@ class RunSettings:
         if lpips and distances.projection != "none":
             raise ValueError("LPIPS selection uses exact distances: use --projection=none with"
                              f" --selection_lpips_weight. Received: --projection={distances.projection}")
+        if imle.rejection_radius and imle.rejection_ratio:
+            raise ValueError("Give one rejection radius: --rejection_radius (the same for every"
+                             " input) or --rejection_ratio (each input's own). Received:"
+                             f" --rejection_radius={imle.rejection_radius:g}"
+                             f" --rejection_ratio={imle.rejection_ratio:g}")
         if imle.code_pool_size and imle.code_pool_size < data.batch_size:
             raise ValueError("--code_pool_size must be 0 (off) or at least --batch_size. Received:"
                              f" --code_pool_size={imle.code_pool_size} --batch_size={data.batch_size}")

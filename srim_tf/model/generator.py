@@ -5,6 +5,10 @@ Each stage upsamples its input bilinearly by 2, concatenates that stage's noise,
 upsampled bilinearly to the stage's output size (a skip connection). The last convolution
 has 3 channels and a sigmoid, so outputs lie in [0, 1].
 
+With `noise_injection="every_conv"` (not in the paper) every convolution after the first
+also sees the stage's noise, beside the skip: a code can then decide late what a pixel
+becomes, not only through what the first convolution made of it.
+
 With `stage_output="residual"` (not in the paper) a stage instead adds its last
 convolution to its own bilinear upsample and clips to [0, 1]; that convolution's gain starts
 at zero, so a new network starts as bilinear upsampling and trains from there rather than
@@ -80,8 +84,9 @@ def build_stage(skip_factor, settings=GeneratorSettings(), name="stage", dtype=N
         residual = last and stage_output == "residual"
         conv = _conv(3 if last else channels, kernel_size, normalization, f"{name}_conv_{i}",
                      dtype, zero_init=residual)
-        # After the first, each convolution sees [x, skip] concatenated (ConcatConv2D).
-        x = conv(x if i == 0 else [x, skip])
+        # After the first, each convolution sees [x, skip] (and the noise) concatenated.
+        later_inputs = [x, skip, noise] if settings.noise_injection == "every_conv" else [x, skip]
+        x = conv(x if i == 0 else later_inputs)
         if residual:
             # In float32, so mixed-precision outputs still lie in [0, 1] exactly.
             x = keras.layers.Add(dtype=_policy("residual", dtype), name="residual")([upsampled, x])

@@ -7,6 +7,16 @@ paper's) the lower code is chosen first on the 2x output against the 2x target, 
 with it fixed, the upper code on the 4x output; `selection="joint"` draws (lower, upper) pairs
 and chooses on the 4x output alone.
 
+With a rejection radius (RS-IMLE: Vashist, Peng and Li, 2024) samples already nearer to
+their target than the radius are passed over before the nearest is chosen: a target that
+some sample already matches stops pulling that sample, and pulls the nearest of the others
+instead, so training reaches the samples that are still far from every target. The radius is
+one for every input (`rejection_radius`) or each input's own (`rejection_ratio` times the
+distance from its target to its LR's bicubic upsample: how much the LR leaves open there).
+Adaptive IMLE (Aghabozorgi, Peng and Li, 2023) keeps a threshold per training example that
+shrinks as that example is learned; our examples are random crops that never return, so the
+example's own difficulty is measured from the example itself instead.
+
 `select` is pure and per replica: each input's codes depend only on that input's seed,
 never on which replica or batch it is in, so a batch split across replicas selects what
 one device would, and no replica talks to another.
@@ -16,6 +26,7 @@ import collections
 
 import tensorflow as tf
 
+from srim_tf.data.resize import bicubic_upsample
 from srim_tf.training import patchwise
 
 # What `select` returns: the chosen codes `z_lo [B, 2h, 2w, c]` and `z_up [B, 4h, 4w, c]`,
@@ -23,6 +34,10 @@ from srim_tf.training import patchwise
 # features (dict of `[B, ...]`, as selection computed them).
 Selection = collections.namedtuple(
     "Selection", ["z_lo", "z_up", "lower_distance", "upper_distance", "hr_features"])
+
+# The comparison key of a rejected sample: above every distance, so any sample outside
+# the radius wins over it; when every sample is inside, the first is kept (all are near).
+_REJECTED = 3e38
 
 def example_seeds(seed, first_index, batch_size):
     """`[B, 2]` int64 seeds, one per input: `seed` with the input's global batch position."""
@@ -66,7 +81,8 @@ def _merge(codes):
     return tf.reshape(codes, tf.concat([[shape[0] * shape[1]], shape[2:]], axis=0))
 
 
-def nearest(sample_fn, features, distance, target_features, num_samples, chunk, grid=None):
+def nearest(sample_fn, features, distance, target_features, num_samples, chunk, grid=None,
+            radius=None):
     """Runs `sample_fn` chunk by chunk and keeps, per input, the nearest sample.
 
     Args:
@@ -79,10 +95,12 @@ def nearest(sample_fn, features, distance, target_features, num_samples, chunk, 
         chunk: samples per input per call of `sample_fn`.
         grid: None for one choice per input, or `(gh, gw)`: one choice per patch of that
             grid (`patchwise.py`); codes must then be `[B, c, H, W, C]`.
+        radius: None, or the rejection radius: `[B]` (`[B, gh, gw]` with a grid); samples
+            nearer than it are passed over unless all are.
 
     Returns:
         `(codes, distances)`: the chosen codes, each `[B, ...]`, and their distances `[B]`
-        (with a grid, the mean over patches of each patch's nearest distance).
+        (with a grid, the mean over patches of each patch's chosen distance).
     """
     chunk = min(chunk, num_samples)
     sizes = [chunk] * (num_samples // chunk)
@@ -101,17 +119,22 @@ def nearest(sample_fn, features, distance, target_features, num_samples, chunk, 
             else:
                 distances = patchwise.patch_distances(
                     distance, sample_features, target_features, size, grid)  # [B, c, gh, gw]
-        closest = tf.argmin(distances, axis=1, output_type=tf.int32)  # [B] or [B, gh, gw]
-        closest_distance = tf.reduce_min(distances, axis=1)
+        keys = distances
+        if radius is not None:
+            keys = tf.where(distances < tf.expand_dims(radius, 1), _REJECTED, distances)
+        closest = tf.argmin(keys, axis=1, output_type=tf.int32)  # [B] or [B, gh, gw]
+        closest_key = tf.reduce_min(keys, axis=1)
+        closest_distance = (tf.gather(distances, closest, axis=1, batch_dims=1) if grid is None
+                            else _at_patches(distances, closest))
         if grid is None:
             chosen = tuple(tf.gather(code, closest, axis=1, batch_dims=1) for code in codes)
         else:
             chosen = tuple(patchwise.choose(code, closest) for code in codes)
         if best_distance is None:
-            best_codes, best_distance = chosen, closest_distance
+            best_codes, best_distance, best_key = chosen, closest_distance, closest_key
             continue
         # Strictly nearer only: ties keep the earlier sample, like a global argmin.
-        better = closest_distance < best_distance
+        better = closest_key < best_key
         if grid is None:
             best_codes = tuple(
                 tf.where(tf.reshape(better, [-1] + [1] * (len(new.shape) - 1)), new, old)
@@ -120,9 +143,43 @@ def nearest(sample_fn, features, distance, target_features, num_samples, chunk, 
             best_codes = tuple(patchwise.keep_better(new, old, better)
                                for new, old in zip(chosen, best_codes))
         best_distance = tf.where(better, closest_distance, best_distance)
+        best_key = tf.where(better, closest_key, best_key)
     if grid is not None:
         best_distance = tf.reduce_mean(best_distance, axis=[1, 2])
     return best_codes, best_distance
+
+
+def _at_patches(distances, index):
+    """`distances[b, index[b, i, j], i, j]`: `[B, gh, gw]` from `[B, c, gh, gw]`."""
+    by_patch = tf.transpose(distances, [0, 2, 3, 1])  # [B, gh, gw, c]
+    return tf.gather(by_patch, index, axis=3, batch_dims=3)
+
+
+def rejection_radius(settings, distance, features, target_features, lr, scale, grid):
+    """The rejection radius of each input (patch) at one stage, or None without rejection.
+
+    Args:
+        settings: the `ImleSettings` (`rejection_radius`, `rejection_ratio`).
+        distance, features: as for `nearest`.
+        target_features: the stage's targets' features, dict of `[B, ...]`.
+        lr: the LR inputs `[B, h, w, 3]`.
+        scale: the stage's output scale, 2 or 4.
+        grid: as for `nearest`.
+
+    Returns:
+        None, or `[B]` (`[B, gh, gw]` with a grid).
+    """
+    if settings.rejection_radius:
+        shape = [tf.shape(lr)[0]] + ([] if grid is None else list(grid))
+        return tf.fill(shape, tf.constant(settings.rejection_radius, tf.float32))
+    if not settings.rejection_ratio:
+        return None
+    upsampled = features(bicubic_upsample(lr, scale))
+    if grid is None:
+        reference = distance.to_targets(upsampled, target_features, 1)[:, 0]  # [B]
+    else:
+        reference = patchwise.patch_distances(distance, upsampled, target_features, 1, grid)[:, 0]
+    return settings.rejection_ratio * reference
 
 
 def select(generator, features, batch, seeds, distance, settings):
@@ -136,7 +193,8 @@ def select(generator, features, batch, seeds, distance, settings):
         batch: dict with "lr" `[B, h, w, 3]`, "mid" `[B, 2h, 2w, 3]`, "hr" `[B, 4h, 4w, 3]`.
         seeds: `[B, 2]` int64, one stateless seed per input (`example_seeds`).
         distance: the `Distance` that chooses the nearest sample.
-        settings: the `ImleSettings`: codes per stage, chunk, selection mode and patch.
+        settings: the `ImleSettings`: codes per stage, chunk, selection mode and patch,
+            rejection radius.
 
     Returns:
         A `Selection`.
@@ -167,7 +225,8 @@ def select(generator, features, batch, seeds, distance, settings):
 
         (z_lo, z_up), d_up = nearest(
             joint_samples, features, distance, hr_features,
-            settings.num_lower_samples + settings.num_upper_samples, settings.sample_chunk, grid)
+            settings.num_lower_samples + settings.num_upper_samples, settings.sample_chunk, grid,
+            rejection_radius(settings, distance, features, hr_features, lr, 4, grid))
         return Selection(z_lo, z_up, tf.zeros_like(d_up), d_up, hr_features)
 
     def lower_samples(index, c):
@@ -175,9 +234,10 @@ def select(generator, features, batch, seeds, distance, settings):
         lr_c = _repeat(lr, c)
         return (z_lo,), generator.lower([lr_c, lr_c, _merge(z_lo)])
 
-    (z_lo,), d_lo = nearest(lower_samples, features, distance,
-                            features(batch["mid"]), settings.num_lower_samples,
-                            settings.sample_chunk, grid)
+    mid_features = features(batch["mid"])
+    (z_lo,), d_lo = nearest(lower_samples, features, distance, mid_features,
+                            settings.num_lower_samples, settings.sample_chunk, grid,
+                            rejection_radius(settings, distance, features, mid_features, lr, 2, grid))
     base = tf.cast(generator.lower([lr, lr, z_lo]), tf.float32)  # [B, 2h, 2w, 3]
 
     def upper_samples(index, c):
@@ -185,5 +245,6 @@ def select(generator, features, batch, seeds, distance, settings):
         return (z_up,), generator.upper([_repeat(base, c), _repeat(lr, c), _merge(z_up)])
 
     (z_up,), d_up = nearest(upper_samples, features, distance, hr_features,
-                            settings.num_upper_samples, settings.sample_chunk, grid)
+                            settings.num_upper_samples, settings.sample_chunk, grid,
+                            rejection_radius(settings, distance, features, hr_features, lr, 4, grid))
     return Selection(z_lo, z_up, d_lo, d_up, hr_features)
