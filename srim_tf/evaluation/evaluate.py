@@ -50,6 +50,15 @@ def _load_hr(path):
     return (hr[..., :1] if image.grey else hr), image.grey
 
 
+def hr_and_lr(path):
+    """`(hr, lr, grey)` of an HR image as evaluation measures it: HR uint8 cropped to a
+    multiple of the scale (one channel when grey), LR its MATLAB-bicubic downsample rounded
+    to 8 bits. Other tools' outputs (`benchmarks/realesrgan.py`) start from this LR."""
+    hr, grey = _load_hr(path)
+    lr = np.round(bicubic_downsample(_float(hr[None]), SCALE).numpy()[0] * 255).astype(np.uint8)
+    return hr, lr, grey
+
+
 def _rgb(images):
     return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
 
@@ -88,8 +97,7 @@ def evaluate_image(method: "str | Sampler", path, num_samples=10, seed=0, tile_s
     """Metrics of one HR image for `method` ("bicubic", "folder:PATH" or a sampler); LPIPS
     ones when `lpips_network` (an `lpips.LPIPS`) is given. "folder:PATH" reads the SR image
     at `relative_path` (the HR image's path inside its --hr_dir; default: its name) in PATH."""
-    hr, grey = _load_hr(path)
-    lr = np.round(bicubic_downsample(_float(hr[None]), SCALE).numpy()[0] * 255).astype(np.uint8)
+    hr, lr, grey = hr_and_lr(path)
     if method == "bicubic":
         up = bicubic_upsample(_float(lr[None]), SCALE).numpy()
         return _measure(np.round(up * 255).astype(np.uint8), hr, lr, lpips_network)
