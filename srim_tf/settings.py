@@ -296,6 +296,10 @@ class ImleSettings(Declared):
     zero_code_loss_weight: float = setting(
         0.0, "Extra loss on the z = 0 output, so noise_scale=0 gives a good deterministic image"
         " (not in the paper; 0 there).", minimum=0, finite=True)
+    lr_loss_weight: float = setting(
+        0.0, "Extra L1 loss between the output's bicubic 4x downsample and the LR input, so"
+        " samples keep the input's colours without back-projection (not in the paper).",
+        minimum=0, finite=True)
     code_jitter: float = setting(0.1, "Std of the Gaussian jitter added to chosen codes"
                                  " (authors: 0.1).", minimum=0, finite=True)
     code_jitter_mode: str = setting(

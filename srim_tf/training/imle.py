@@ -8,6 +8,7 @@ import keras
 import tensorflow as tf
 
 from srim_tf import checks
+from srim_tf.data.resize import bicubic_downsample
 from srim_tf.evaluation import metrics
 from srim_tf.inference.sampling import super_resolve_with
 from srim_tf.model.features import FeatureExtractor, build_vgg_trunk, net_of
@@ -19,6 +20,13 @@ from srim_tf.training.distances import Distance  # noqa: F401  (used by the docs
 
 # The stream the selection seeds are folded from (its value fixes every run's codes).
 _TRAINING_STREAM = 0x5EED
+
+
+def lr_loss(outputs, lr):
+    """`[B]`: mean absolute difference between each output's bicubic 4x downsample (MATLAB's
+    kernel, unrounded, so it has gradients) and its LR input: the LR consistency loss."""
+    down = bicubic_downsample(tf.cast(outputs, tf.float32), 4, quantize=False)
+    return tf.reduce_mean(tf.abs(down - tf.cast(lr, tf.float32)), axis=[1, 2, 3])
 
 
 class SRIM(keras.Model):
@@ -172,7 +180,7 @@ class SRIM(keras.Model):
 
     def step_loss(self, lr, mid, hr, z_lo, z_up, training, hr_features=None):
         """`(loss, output)`: the distance of the output at the given codes to its target
-        (plus the optional 2x and z = 0 terms), averaged over the batch: what a step minimises."""
+        (plus the optional 2x, LR and z = 0 terms), averaged over the batch: what a step minimises."""
         out_mid, out = self.generator.generate(lr, z_lo, z_up, training=training)
         if hr_features is None:
             hr_features = self.features(hr)
@@ -180,6 +188,8 @@ class SRIM(keras.Model):
         if self.imle.mid_loss_weight:
             loss += self.imle.mid_loss_weight * self.loss_distance.paired(
                 self.features(out_mid), self.features(mid))
+        if self.imle.lr_loss_weight:
+            loss += self.imle.lr_loss_weight * lr_loss(out, lr)
         if self.imle.zero_code_loss_weight:
             _, out_zero = self.generator.generate(lr, tf.zeros_like(z_lo), tf.zeros_like(z_up),
                                                   training=training)
