@@ -144,3 +144,23 @@ def test_an_image_a_graph_refuses_is_skipped_with_the_asserts_reason(tmp_path, r
     assert [r["image"] for r in result["per_image"]] == ["im0.png"]
     # The Assert's own words, not TensorFlow's "Graph execution error:" line.
     assert result["skipped"][0] == {"image": "im1.png", "error": "the model refuses images of 40 rows"}
+
+
+def test_rows_measured_before_a_crash_are_in_the_reports(tmp_path, rng, monkeypatch):
+    folder = _folder(tmp_path, rng, [(32, 32), (36, 36), (40, 40)])
+    measure, measured = evaluation._measure, []
+
+    def crash_at_the_third(outputs, hr, lr, lpips_network=None):
+        measured.append(hr.shape)
+        if len(measured) == 3:
+            raise KeyboardInterrupt  # as a crash: nothing after it runs
+        return measure(outputs, hr, lr, lpips_network)
+
+    monkeypatch.setattr(evaluation, "_measure", crash_at_the_third)
+    report, table = tmp_path / "r.json", tmp_path / "r.csv"
+    with captured_stdout(), pytest.raises(KeyboardInterrupt):
+        evaluate_model(EvalSettings(model="bicubic", hr_dir=(folder,), lpips="none", json=str(report),
+                                    csv=str(table)))
+    rows = json.loads(report.read_text())["Tiny"]["per_image"]
+    assert [r["image"] for r in rows] == ["im0.png", "im1.png"]
+    assert [line.split(",")[1] for line in table.read_text().splitlines()[1:]] == ["im0.png", "im1.png", "MEAN"]

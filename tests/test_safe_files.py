@@ -167,3 +167,19 @@ def test_eval_writes_json_and_csv_to_stdout_when_given_a_dash(tmp_path, hr_image
     with pytest.raises(ValueError, match="must name different files"):
         evaluate_model(EvalSettings(model="bicubic", hr_dir=(os.path.dirname(hr_image),),
                                     lpips="none", json="-", csv="-"))
+
+
+def test_eval_writes_one_report_into_a_pipe(tmp_path, rng):
+    folder = tmp_path / "Two"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        write_image(folder / name, rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    read_end, write_end = os.pipe()
+    try:
+        with captured_stdout():
+            evaluate_model(EvalSettings(model="bicubic", hr_dir=(str(folder),), lpips="none",
+                                        json=f"/dev/fd/{write_end}"))
+    finally:
+        os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        assert len(json.loads(pipe.read())["Two"]["per_image"]) == 2  # one document, not one per image

@@ -126,12 +126,14 @@ def evaluate_image(method: "str | Sampler", path, num_samples=10, seed=0, tile_s
 
 
 def evaluate(method: "str | Sampler", hr_dirs, num_samples=10, seed=0, tile_size=SAMPLING_TILE_SIZE,
-             show_progress=True, lpips_network=None):
+             show_progress=True, lpips_network=None, on_image=None):
     """Evaluates every image of every HR folder (LPIPS too when `lpips_network` is given).
 
     An image that cannot be read or measured (a broken file, too small, no matching SR
     image) is skipped, named with its reason, and the run goes on; means are over the
-    images measured.
+    images measured. `on_image`, if given, is called after every image with a function
+    that returns the results so far (what this returns, over the images done), so a
+    caller can write them out before a later image crashes the process.
 
     Returns:
         `{set_name: {key: mean, ..., "per_image": [{"image": name, key: value, ...}],
@@ -149,14 +151,14 @@ def evaluate(method: "str | Sampler", hr_dirs, num_samples=10, seed=0, tile_size
         sets[hr_dir] = expand_inputs([hr_dir])
         if not sets[hr_dir]:
             raise ValueError(f"No images in HR folder {hr_dir}")
-    results = {}
+    measured = {}  # {set name: (per_image, skipped)}, filled as images finish
     names = [os.path.basename(os.path.normpath(hr_dir)) for hr_dir in sets]
     for hr_dir, paths in sets.items():
         # Sets are named by their folder; two folders of one name by their paths, kept apart.
         name = os.path.basename(os.path.normpath(hr_dir))
         if names.count(name) > 1:
             name = os.path.normpath(hr_dir)
-        per_image, skipped = [], []
+        per_image, skipped = measured[name] = [], []
         for path in tqdm(paths, desc=name, disable=not show_progress, unit="image"):
             try:
                 values = evaluate_image(method, path, num_samples, seed, tile_size, lpips_network,
@@ -171,16 +173,26 @@ def evaluate(method: "str | Sampler", hr_dirs, num_samples=10, seed=0, tile_size
                     reason = errors.one_line(error)
                 logging.warning("Skipped %s: %s", path, reason)
                 skipped.append({"image": os.path.relpath(path, hr_dir), "error": reason})
-                continue
-            per_image.append({"image": os.path.relpath(path, hr_dir), **values})
-        # Over the images that have each value (LPIPS skips images below its minimum size).
-        means = {key: float(np.mean([p[key] for p in per_image if key in p])) for key in KEYS
-                 if any(key in p for p in per_image)}
-        results[name] = {**means, "per_image": per_image, "skipped": skipped}
+            else:
+                per_image.append({"image": os.path.relpath(path, hr_dir), **values})
+            if on_image is not None:
+                on_image(lambda: _results(measured))
+    results = _results(measured)
     if not any(result["per_image"] for result in results.values()):
         raise ValueError("No image could be measured: " + "; ".join(
             f"{record['image']}: {record['error']}" for result in results.values()
             for record in result["skipped"]))
+    return results
+
+
+def _results(measured):
+    """`evaluate`'s results of `{set name: (per_image, skipped)}`: each set's means over the
+    images that have each value (LPIPS skips images below its minimum size)."""
+    results = {}
+    for name, (per_image, skipped) in measured.items():
+        means = {key: float(np.mean([p[key] for p in per_image if key in p])) for key in KEYS
+                 if any(key in p for p in per_image)}
+        results[name] = {**means, "per_image": list(per_image), "skipped": list(skipped)}
     return results
 
 

@@ -33,6 +33,19 @@ _ALEX = ((64, 11, 4, 2, False), (192, 5, 1, 2, True), (384, 3, 1, 1, True),
          (256, 3, 1, 1, False), (256, 3, 1, 1, False))
 # VGG16's blocks: (convolutions, channels); LPIPS taps the last ReLU of each.
 _VGG16 = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
+# Input pixels per step of each tapped layer's map.
+_STRIDES = {"alex": (4, 8, 16, 16, 16), "vgg": (1, 2, 4, 8, 16)}
+
+# `spatial` runs images larger than one window in tiles of TILE_SIZE pixels, each with
+# TILE_MARGIN pixels of real context on every side, so memory follows the tile: AlexNet's
+# first convolution of a 6000 x 4000 image crashed the process (a segmentation fault in
+# TensorFlow's CPU convolution, not an error) under an 8 GB address-space cap. The margin
+# covers half the deepest tap's receptive field (AlexNet conv5: 163 pixels, VGG16 conv5_3:
+# 196) with a stride to spare, and tiles and margins are multiples of the largest stride
+# (16), so every tile's feature grid lines up with the whole image's: the maps equal the
+# whole-image ones to float rounding (tests/test_lpips_tiles.py: 1e-5).
+TILE_SIZE = 512
+TILE_MARGIN = 128
 
 
 def _alexnet():
@@ -121,15 +134,47 @@ class LPIPS:
         equal `scale` x LPIPS (its per-layer mean over channels times C_l is the sum)."""
         return {f"lpips_{index}": scale * channels for index, channels in enumerate(self.channels)}
 
-    def spatial(self, a, b):
+    def spatial(self, a, b, tile_size=TILE_SIZE):
         """Per-pixel LPIPS maps `[N, H, W]` (NTIRE's `spatial=True`): each layer's map
-        resized bilinearly to the input size, summed."""
-        size = tf.shape(a)[1:3]
+        resized bilinearly to the input size, summed. Images larger than one window
+        (`tile_size` + 2 `TILE_MARGIN`) are computed in tiles (see `TILE_SIZE`); `tile_size`
+        None computes them whole."""
+        size = tuple(a.shape[1:3])
+        if tile_size is None or max(size) <= tile_size + 2 * TILE_MARGIN:
+            layer_maps = self._layer_maps(a, b)
+        else:
+            layer_maps = self._tiled_layer_maps(a, b, tile_size)
         total = 0.0
-        for ea, eb in zip(self.embed(a), self.embed(b)):
-            layer_map = tf.reduce_sum(tf.square(ea - eb), axis=-1, keepdims=True)
-            total += tf.image.resize(layer_map, size, method="bilinear")[..., 0]
+        for layer_map in layer_maps:
+            total += tf.image.resize(layer_map[..., None], size, method="bilinear")[..., 0]
         return total
+
+    def _layer_maps(self, a, b):
+        """Each tapped layer's squared embedding distance, `[N, h_l, w_l]`."""
+        return [tf.reduce_sum(tf.square(ea - eb), axis=-1) for ea, eb in zip(self.embed(a), self.embed(b))]
+
+    def _tiled_layer_maps(self, a, b, tile_size):
+        """`_layer_maps` assembled from tiles of `tile_size` (a multiple of 16) with context."""
+        if tile_size % _STRIDES[self.net][-1]:
+            raise ValueError(f"LPIPS tiles must be a multiple of 16 pixels. Received: tile_size={tile_size}")
+        height, width = a.shape[1:3]
+        rows = [(y0, min(y0 + tile_size, height)) for y0 in range(0, height, tile_size)]
+        columns = [(x0, min(x0 + tile_size, width)) for x0 in range(0, width, tile_size)]
+        strides = _STRIDES[self.net]
+        pieces = [[[None] * len(columns) for _ in rows] for _ in strides]
+        for i, (y0, y1) in enumerate(rows):
+            for j, (x0, x1) in enumerate(columns):
+                wy0, wx0 = max(0, y0 - TILE_MARGIN), max(0, x0 - TILE_MARGIN)
+                wy1, wx1 = min(height, y1 + TILE_MARGIN), min(width, x1 + TILE_MARGIN)
+                maps = self._layer_maps(a[:, wy0:wy1, wx0:wx1], b[:, wy0:wy1, wx0:wx1])
+                for layer, (layer_map, stride) in enumerate(zip(maps, strides)):
+                    # This tile's share of the whole map: from its first row and column to
+                    # the next tile's, or to the map's end for the last tile.
+                    top, left = (y0 - wy0) // stride, (x0 - wx0) // stride
+                    bottom = (y1 - wy0) // stride if y1 < height else None
+                    right = (x1 - wx0) // stride if x1 < width else None
+                    pieces[layer][i][j] = layer_map[:, top:bottom, left:right].numpy()
+        return [np.concatenate([np.concatenate(row, axis=2) for row in layer], axis=1) for layer in pieces]
 
     def __call__(self, a, b):
         """LPIPS `[N]` between `a[i]` and `b[i]`."""
