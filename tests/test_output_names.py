@@ -36,3 +36,22 @@ def test_sampling_keeps_every_inputs_outputs_when_names_repeat_in_subfolders(tra
     # Each output is its own input's: a/x and b/x differ.
     assert not np.array_equal(np.asarray(Image.open(out / "a/x_x4_s0.png")),
                               np.asarray(Image.open(out / "b/x_x4_s0.png")))
+
+
+def test_eval_skips_srim_sample_outputs_inside_an_hr_dir_by_name(trained_workdir, tmp_path):
+    from srim_tf.cli.sample import SampleSettings, sample_images
+    from srim_tf.evaluation import evaluate as evaluation
+
+    hr = tmp_path / "HR"
+    hr.mkdir()
+    for seed in range(2):
+        write_image(hr / f"im{seed}.png", np.random.default_rng(seed).integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    sample_images(SampleSettings(model=trained_workdir, input=(str(hr),), output_dir=str(hr / "sr"),
+                                 num_samples=1))
+    # A renamed output is known by the mark srim_sample writes in the PNG.
+    os.rename(hr / "sr" / "im1_x4_s0.png", hr / "sr" / "renamed.png")
+    result = evaluation.evaluate("bicubic", [str(hr)], num_samples=1, show_progress=False)["HR"]
+    assert [r["image"] for r in result["per_image"]] == ["im0.png", "im1.png"]
+    skipped = {r["image"]: r["error"] for r in result["skipped"]}
+    assert sorted(skipped) == [os.path.join("sr", "im0_x4_s0.png"), os.path.join("sr", "renamed.png")]
+    assert all("srim_sample output, not ground truth" in error for error in skipped.values())

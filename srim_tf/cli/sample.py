@@ -20,9 +20,8 @@ from absl import app, logging
 from tqdm import tqdm
 
 from srim_tf import errors
-from srim_tf.cli import runner, settings_flags
+from srim_tf.cli import output_names, runner, settings_flags
 from srim_tf.cli.inference_settings import SamplingSettings, noise_scale_setting
-from srim_tf.cli.output_names import output_stems
 from srim_tf.data import image_io
 from srim_tf.inference import outputs, tiling
 from srim_tf.inference.samplers import load_sampler
@@ -53,9 +52,9 @@ def process(settings, sampler, path, stem, inputs):
     """
     image = image_io.read_image(path)
     num_samples, output_dir = settings.num_samples, settings.output_dir
-    samples = [os.path.join(output_dir, f"{stem}_x4_s{k}.png") for k in range(num_samples)]
-    sheet_path = os.path.join(output_dir, f"{stem}_x4_sheet.png")
-    std_path = os.path.join(output_dir, f"{stem}_x4_std.png")
+    samples = [os.path.join(output_dir, output_names.sample_name(stem, k)) for k in range(num_samples)]
+    sheet_path = os.path.join(output_dir, output_names.sheet_name(stem))
+    std_path = os.path.join(output_dir, output_names.std_name(stem))
     targets = samples + ([sheet_path, std_path] if settings.contact_sheet else [])
     for target in targets:  # Before anything is written.
         if os.path.realpath(target) in inputs:
@@ -67,11 +66,12 @@ def process(settings, sampler, path, stem, inputs):
     height, width = SCALE * image.rgb.shape[0], SCALE * image.rgb.shape[1]
     channels = (1 if image.grey else 3) + (image.alpha is not None)
     with contextlib.ExitStack() as files:  # Closed (renamed into place) only on success.
+        mark = output_names.OUTPUT_MARK
         writers = [files.enter_context(image_io.PngWriter(target, height, width, channels,
-                                                          image.sixteen_bit))
+                                                          image.sixteen_bit, mark))
                    for target in samples]
         if settings.contact_sheet:
-            std_writer = files.enter_context(image_io.PngWriter(std_path, height, width, 1))
+            std_writer = files.enter_context(image_io.PngWriter(std_path, height, width, 1, text=mark))
             sheet = outputs.ContactSheet(image.rgb, num_samples)
         for y, band in bands:
             lr_rows = (y // SCALE, (y + band.shape[1]) // SCALE)
@@ -84,7 +84,7 @@ def process(settings, sampler, path, stem, inputs):
                 std_writer.write(outputs.std_map(band)[..., None])
                 sheet.add(band)
         if settings.contact_sheet:
-            image_io.write_png(sheet_path, sheet.sheet)
+            image_io.write_png(sheet_path, sheet.sheet, text=output_names.OUTPUT_MARK)
     return targets
 
 
@@ -105,7 +105,7 @@ def sample_images(settings):
         paths = [p for p in paths if p not in earlier]
     if not paths:
         raise runner.CommandLineError(f"No input images found in {list(settings.input)}")
-    stems = output_stems(paths)
+    stems = output_names.output_stems(paths)
     sampler = load_sampler(settings.model, consistency_iterations=settings.consistency_iterations,
                            precision=settings.precision)
     logging.info("Model: %s", sampler.description)

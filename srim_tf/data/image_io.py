@@ -29,9 +29,31 @@ class LoadedImage:
     sixteen_bit: bool = False
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 def _is_16_bit_png(encoded):
     # PNG signature, then the IHDR chunk whose bit-depth byte sits at offset 24.
-    return encoded[:8] == b"\x89PNG\r\n\x1a\n" and len(encoded) > 24 and encoded[24] == 16
+    return encoded[:8] == _PNG_SIGNATURE and len(encoded) > 24 and encoded[24] == 16
+
+
+def png_text(path, limit=1 << 16):
+    """The tEXt chunks `{keyword: text}` before a PNG's pixels (within its first `limit`
+    bytes); {} for other files."""
+    with open(path, "rb") as file:
+        head = file.read(limit)
+    if head[:8] != _PNG_SIGNATURE:
+        return {}
+    text, offset = {}, 8
+    while offset + 8 <= len(head):
+        length, kind = struct.unpack(">I4s", head[offset:offset + 8])
+        if kind == b"IDAT":
+            break
+        if kind == b"tEXt":
+            key, _, value = head[offset + 8:offset + 8 + length].partition(b"\0")
+            text[key.decode("latin-1")] = value.decode("latin-1")
+        offset += 12 + length
+    return text
 
 
 # EXIF orientation (tag 0x0112) -> how to turn the stored pixels upright, as cameras mean them.
@@ -104,9 +126,10 @@ class PngWriter:
         height, width, channels: the image's size; channels 1-4 (grey, grey + alpha, RGB,
             RGBA).
         sixteen_bit: store 16-bit samples (each uint8 value v as v * 257).
+        text: `{keyword: text}` stored as PNG tEXt chunks (Latin-1), which `png_text` reads.
     """
 
-    def __init__(self, path, height, width, channels, sixteen_bit=False):
+    def __init__(self, path, height, width, channels, sixteen_bit=False, text=None):
         if channels not in _PNG_COLOUR_TYPES:
             raise ValueError(f"A PNG holds 1 to 4 channels. Received: channels={channels}")
         self.path, self.height, self.width, self.channels = path, height, width, channels
@@ -118,7 +141,8 @@ class PngWriter:
         self._previous = np.zeros((1, width * channels * depth // 8), np.uint8)  # above row 0
         self._writing = safe_files.written_whole(path, "wb")
         self._file = self._writing.__enter__()
-        self._file.write(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header))
+        self._file.write(_PNG_SIGNATURE + _png_chunk(b"IHDR", header) + b"".join(
+            _png_chunk(b"tEXt", f"{key}\0{value}".encode("latin-1")) for key, value in (text or {}).items()))
 
     def write(self, pixels):
         """Appends the next rows, uint8 `[rows, width, channels]`."""
@@ -167,13 +191,14 @@ class PngWriter:
             self.abort()
 
 
-def write_png(path, pixels, sixteen_bit=False):
-    """Writes uint8 `[H, W, C]` (C in 1-4) as PNG, scaled to 16 bits when asked; atomic.
+def write_png(path, pixels, sixteen_bit=False, text=None):
+    """Writes uint8 `[H, W, C]` (C in 1-4) as PNG, scaled to 16 bits when asked, with the
+    tEXt chunks `text`; atomic.
 
     Encoded band by band of rows (`PngWriter`): a whole-image encoder would hold a copy of
     the pixels and of the file.
     """
-    with PngWriter(path, *pixels.shape, sixteen_bit) as writer:
+    with PngWriter(path, *pixels.shape, sixteen_bit, text) as writer:
         writer.write(pixels)
 
 
