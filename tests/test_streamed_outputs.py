@@ -96,3 +96,32 @@ def test_an_output_that_would_overwrite_an_input_is_refused_before_any_is_writte
     assert any("Refusing to overwrite the input file" in r.getMessage() for r in caplog.records)
     assert not (tmp_path / "photo_x4_s0.png").exists()
     assert not [name for name in os.listdir(tmp_path) if ".partial" in name]
+
+
+def test_two_writers_of_one_png_in_two_processes_each_write_whole(tmp_path, monkeypatch):
+    target = str(tmp_path / "x_x4_s0.png")
+    first = image_io.PngWriter(target, 4, 4, 3)
+    monkeypatch.setattr(os, "getpid", lambda: 999999)  # the other process
+    second = image_io.PngWriter(target, 4, 4, 3)
+    for writer, value in ((first, 10), (second, 20)):
+        writer.write(np.full((4, 4, 3), value, np.uint8))
+    first.close()
+    second.close()
+    assert np.asarray(Image.open(target)).tolist() == np.full((4, 4, 3), 20).tolist()  # last one whole
+    assert os.listdir(tmp_path) == ["x_x4_s0.png"]
+
+
+def test_a_second_sample_run_on_one_output_folder_is_refused_and_the_summary_counts_files(
+        trained_workdir, tmp_path, rng, caplog):
+    from srim_tf.folder_lock import FolderLock
+
+    write_image(tmp_path / "in.png", rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
+    settings = SampleSettings(model=trained_workdir, input=(str(tmp_path / "in.png"),),
+                              output_dir=str(tmp_path / "out"), num_samples=3)
+    with FolderLock(str(tmp_path / "out"), "srim_sample", "--output_dir", "The output folder"):
+        with pytest.raises(ValueError, match=f"is in use by srim_sample pid {os.getpid()} on"):
+            sample_images(settings)
+    assert not list((tmp_path / "out").glob("*.png"))
+    with caplog.at_level(logging.INFO, logger="absl"):
+        sample_images(settings)
+    assert "Done: 3 files written for 1 input, 0 inputs failed." in caplog.text

@@ -19,10 +19,11 @@ import tensorflow as tf
 from absl import app, logging
 from tqdm import tqdm
 
-from srim_tf import errors
+from srim_tf import errors, safe_files
 from srim_tf.cli import output_names, runner, settings_flags
 from srim_tf.cli.inference_settings import SamplingSettings, noise_scale_setting
 from srim_tf.data import image_io
+from srim_tf.folder_lock import FolderLock
 from srim_tf.inference import outputs, tiling
 from srim_tf.inference.samplers import load_sampler
 from srim_tf.model.generator import SCALE
@@ -109,18 +110,22 @@ def sample_images(settings):
     sampler = load_sampler(settings.model, consistency_iterations=settings.consistency_iterations,
                            precision=settings.precision)
     logging.info("Model: %s", sampler.description)
-    os.makedirs(settings.output_dir, exist_ok=True)
-    inputs = {os.path.realpath(p) for p in paths}
-    written, failed = [], []
-    for path in tqdm(paths, unit="image"):
-        try:
-            process(settings, sampler, path, stems[path], inputs)
-            written.append(path)
-        except (ValueError, OSError, tf.errors.OpError) as error:
-            # One image the model refuses (a SavedModel's bound, a bad tile) is skipped alone.
-            failed.append(path)
-            logging.error("Skipped %s: %s", path, errors.one_line(error))
-    logging.info("Done: %d written, %d failed.", len(written), len(failed))
+    with FolderLock(settings.output_dir, "srim_sample", "--output_dir", "The output folder",
+                    remove_when_done=True):
+        for folder in {os.path.join(settings.output_dir, os.path.dirname(stem)) for stem in stems.values()}:
+            safe_files.remove_abandoned(folder)  # what a killed run left
+        inputs = {os.path.realpath(p) for p in paths}
+        written, failed, files = [], [], 0
+        for path in tqdm(paths, unit="image"):
+            try:
+                files += len(process(settings, sampler, path, stems[path], inputs))
+                written.append(path)
+            except (ValueError, OSError, tf.errors.OpError) as error:
+                # One image the model refuses (a SavedModel's bound, a bad tile) is skipped alone.
+                failed.append(path)
+                logging.error("Skipped %s: %s", path, errors.one_line(error))
+    logging.info("Done: %d files written for %d input%s, %d input%s failed.", files, len(written),
+                 "" if len(written) == 1 else "s", len(failed), "" if len(failed) == 1 else "s")
     return written, failed
 
 
