@@ -36,9 +36,14 @@ class InferenceSettings(Declared):
         return consistency.DEFAULT_ITERATIONS if self.consistency else 0
 
 
+# Most samples per image: ten times the paper's 100 codes per stage. More would take a
+# band of rows per sample; memory is bounded per image too (`tiling.MAX_SAMPLING_BYTES`).
+MAX_SAMPLES = 1000
+
+
 @dataclasses.dataclass(frozen=True)
 class SamplingSettings(InferenceSettings):
-    num_samples: int = setting(1, "Samples per image (K).", minimum=1)
+    num_samples: int = setting(1, "Samples per image (K).", minimum=1, maximum=MAX_SAMPLES)
     seed: int = setting(0, "Noise seed: the same seed gives the same samples.")
     tile_size: int = setting(tiling.SAMPLING_TILE_SIZE, "Tile size in LR pixels (0: whole image"
                              " at once).", minimum=0)

@@ -120,10 +120,13 @@ def sample_images(settings):
             try:
                 files += len(process(settings, sampler, path, stems[path], inputs))
                 written.append(path)
-            except (ValueError, OSError, tf.errors.OpError) as error:
-                # One image the model refuses (a SavedModel's bound, a bad tile) is skipped alone.
+            except (ValueError, OSError, MemoryError, tf.errors.OpError) as error:
+                # One image the model refuses (a SavedModel's bound, a bad tile) or that does
+                # not fit in memory is skipped alone.
                 failed.append(path)
-                logging.error("Skipped %s: %s", path, errors.one_line(error))
+                reason = ("not enough memory for its samples; use fewer --num_samples or a smaller"
+                          " --tile_size" if isinstance(error, MemoryError) else errors.one_line(error))
+                logging.error("Skipped %s: %s", path, reason)
     logging.info("Done: %d files written for %d input%s, %d input%s failed.", files, len(written),
                  "" if len(written) == 1 else "s", len(failed), "" if len(failed) == 1 else "s")
     return written, failed

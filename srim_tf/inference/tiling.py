@@ -26,6 +26,21 @@ from srim_tf.model.generator import SCALE
 SAMPLING_TILE_SIZE = 192
 
 
+# Most memory one image's sampling may take at once (`sampling_bytes`): beyond it, a request
+# is refused before any work, in one line, rather than failing deep in numpy or TensorFlow.
+MAX_SAMPLING_BYTES = 4 << 30
+
+
+def sampling_bytes(height, width, num_samples, tile_size, margin):
+    """Bytes `super_resolve_bands` holds at once for a `height` x `width` LR image: one tile's
+    K float32 samples with their margins (twice: as computed and as transposed), and one
+    band of rows of K uint8 samples."""
+    tile = tile_size or max(height, width)
+    rows, columns = min(tile, height), min(tile, width)
+    window = SCALE * min(height, rows + 2 * margin) * SCALE * min(width, columns + 2 * margin)
+    return 2 * num_samples * window * 3 * 4 + num_samples * SCALE * rows * SCALE * width * 3
+
+
 def _tiles(length, tile):
     return [(start, min(start + tile, length)) for start in range(0, length, tile)]
 
@@ -50,6 +65,12 @@ def super_resolve_bands(sampler: Sampler, rgb, num_samples=1, seed=0, noise_scal
         raise ValueError(f"noise_scale must be finite. Received: noise_scale={noise_scale}")
     height, width = rgb.shape[:2]
     margin = sampler.receptive_field if overlap is None else overlap
+    needed = sampling_bytes(height, width, num_samples, tile_size, margin)
+    if needed > MAX_SAMPLING_BYTES:
+        raise ValueError(f"{num_samples} samples of this {width}x{height} image need about"
+                         f" {needed / 2**30:.1f} GiB at once (one tile's float32 samples and one band"
+                         f" of rows), over the {MAX_SAMPLING_BYTES / 2**30:g} GiB bound: use fewer"
+                         " --num_samples or a smaller --tile_size.")
     tile = tile_size or max(height, width)
 
     def bands():
