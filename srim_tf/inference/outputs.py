@@ -71,15 +71,17 @@ def std_map(samples):
     return out
 
 
-def _shrink(image, factor):
-    """uint8 `[H, W, C]` -> means of `factor` x `factor` blocks (H and W cut to multiples)."""
-    if factor == 1:
+def _shrink(image, factor, block_rows=None):
+    """uint8 `[H, W, C]` -> means of `block_rows` (default `factor`) x `factor` blocks (H and
+    W cut to multiples)."""
+    block_rows = block_rows or factor
+    if factor == block_rows == 1:
         return image
-    height, width = image.shape[0] // factor, image.shape[1] // factor
+    height, width = image.shape[0] // block_rows, image.shape[1] // factor
     out = np.empty((height, width, image.shape[2]), np.uint8)
-    for y0, y1 in _bands(height, max(1, BAND_ROWS // factor)):
-        block = image[y0 * factor:y1 * factor, :width * factor].astype(np.float32)
-        out[y0:y1] = np.round(block.reshape(y1 - y0, factor, width, factor, -1).mean(axis=(1, 3)))
+    for y0, y1 in _bands(height, max(1, BAND_ROWS // block_rows)):
+        block = image[y0 * block_rows:y1 * block_rows, :width * factor].astype(np.float32)
+        out[y0:y1] = np.round(block.reshape(y1 - y0, block_rows, width, factor, -1).mean(axis=(1, 3)))
     return out
 
 
@@ -88,7 +90,8 @@ class ContactSheet:
 
     Panels are the samples' size (4H x 4W) when their longer side is at most `max_panel`;
     larger ones are shrunk by the smallest integer factor that fits, band by band: rows of a
-    band that do not fill a block of `factor` rows wait for the next band.
+    band that do not fill a block of `factor` rows wait for the next band. A strip thinner
+    than one block (1 x 3000) keeps one row: the mean of all its rows.
 
     Args:
         rgb: the input, uint8 `[H, W, 3]`.
@@ -98,7 +101,8 @@ class ContactSheet:
 
     def __init__(self, rgb, num_samples, max_panel=SHEET_PANEL_MAX):
         self.factor = max(1, math.ceil(SCALE * max(rgb.shape[:2]) / max_panel))
-        height, width = SCALE * rgb.shape[0] // self.factor, SCALE * rgb.shape[1] // self.factor
+        height, width = (max(1, SCALE * side // self.factor) for side in rgb.shape[:2])
+        self._block_rows = min(self.factor, SCALE * rgb.shape[0])
         self.panel_width = width
         self.sheet = np.empty((height, (num_samples + 1) * width, 3), np.uint8)
         if self.factor == 1:
@@ -111,24 +115,25 @@ class ContactSheet:
 
     def add(self, band):
         """Takes the next band of samples, uint8 `[K, rows, 4W, 3]`, top to bottom."""
+        rows = self._block_rows
         if self._pending.shape[1]:  # Complete the waiting block of rows first.
-            need = self.factor - self._pending.shape[1]
+            need = rows - self._pending.shape[1]
             head = np.concatenate([self._pending, band[:, :need]], axis=1)
             band = band[:, need:]
-            if head.shape[1] < self.factor:  # This band was too short to complete it.
+            if head.shape[1] < rows:  # This band was too short to complete it.
                 self._pending = head
                 return
             self._put(head)
         full = self._put(band)
-        self._pending = band[:, full * self.factor:].copy()  # under `factor` rows
+        self._pending = band[:, full * rows:].copy()  # under a block of rows
 
     def _put(self, rows):
         """Shrinks the whole blocks of `rows` into the sheet; returns how many."""
-        full = min(rows.shape[1] // self.factor, len(self.sheet) - self._rows_done)
+        full = min(rows.shape[1] // self._block_rows, len(self.sheet) - self._rows_done)
         width, done = self.panel_width, self._rows_done
         for k, sample in enumerate(rows, start=1):
             self.sheet[done:done + full, k * width:(k + 1) * width] = (
-                _shrink(sample[:full * self.factor], self.factor))
+                _shrink(sample[:full * self._block_rows], self.factor, self._block_rows))
         self._rows_done += full
         return full
 
