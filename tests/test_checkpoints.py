@@ -2,6 +2,7 @@
 one used, a killed write's leftovers are removed, and a config without a checkpoint is no model."""
 
 import os
+import shutil
 
 import pytest
 
@@ -54,3 +55,39 @@ def test_a_config_without_a_checkpoint_counts_as_an_empty_workdir(tmp_path):
                              str(workdir))
     assert checkpoints.read_config(str(workdir))["channels"] == 8
     assert checkpoints.latest_checkpoint(str(workdir)).endswith("ckpt-1")
+
+
+def _copy(trained_workdir, destination):
+    shutil.copytree(trained_workdir, destination)
+    return str(destination)
+
+
+@pytest.mark.slow
+def test_a_binary_garbled_state_file_falls_back_to_the_checkpoints_on_disk(trained_workdir, tmp_path, caplog):
+    workdir = _copy(trained_workdir, tmp_path / "run")
+    state = os.path.join(workdir, "checkpoints", "checkpoint")
+    with open(state, "wb") as f:
+        f.write(b"\xe8\xff\x00garbage" * 20)
+    with caplog.at_level("WARNING"):
+        assert load_generator(workdir).checkpoint.endswith("ckpt-2")  # srim_sample, srim_export
+    assert f"{state} is damaged" in caplog.text
+    train.train_and_evaluate(tiny_config(train_steps=3, checkpoint_every=3, image_summary_every=100), workdir)
+    assert checkpoints.latest_checkpoint(workdir).endswith("ckpt-3")
+
+
+@pytest.mark.slow
+def test_a_workdir_whose_path_holds_glob_characters_resumes_and_loads(trained_workdir, tmp_path):
+    workdir = _copy(trained_workdir, tmp_path / "exp [v2]*?")
+    assert checkpoints.latest_checkpoint(workdir).endswith("ckpt-2")
+    assert load_generator(workdir).checkpoint.endswith("ckpt-2")
+    train.train_and_evaluate(tiny_config(train_steps=3, checkpoint_every=3, image_summary_every=100), workdir)
+    assert load_generator(workdir).checkpoint.endswith("ckpt-3")
+
+
+def test_advice_to_restart_says_that_it_deletes_the_checkpoints(tmp_path):
+    checkpoint_dir = tmp_path / "checkpoints"
+    checkpoint_dir.mkdir()
+    for name in ("ckpt-1.index", "ckpt-1.data-00000-of-00001"):
+        (checkpoint_dir / name).write_bytes(b"damaged")
+    with pytest.raises(ValueError, match=r"--restart to start anew \(it deletes them\)"):
+        checkpoints.newest_readable_checkpoint(str(checkpoint_dir))

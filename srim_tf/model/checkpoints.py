@@ -8,9 +8,11 @@
 """
 
 import glob
+import hashlib
 import json
 import os
 import shutil
+import tempfile
 
 import tensorflow as tf
 from absl import logging
@@ -57,10 +59,50 @@ def config_difference(saved, config):
     return {key: (saved[key], now[key]) for key in saved if saved[key] != now[key]}
 
 
+# TensorFlow's checkpoint readers match a prefix as a glob pattern, so a folder named with
+# these (runs/exp [v2]) hides its own checkpoints from them.
+_PATTERN_CHARACTERS = "*?[]\\"
+_links = None  # a temporary folder of links to such folders, removed at exit
+
+
+def readable_prefix(prefix):
+    """`prefix` as TensorFlow's checkpoint readers can open it: itself, or when its folder's
+    path holds glob characters, the same files through a link whose path holds none."""
+    global _links
+    folder, name = os.path.split(os.path.abspath(prefix))
+    if not any(character in folder for character in _PATTERN_CHARACTERS):
+        return prefix
+    if _links is None:
+        _links = tempfile.TemporaryDirectory(prefix="srim-checkpoint-links-")
+    link = os.path.join(_links.name, hashlib.sha256(folder.encode()).hexdigest()[:16])
+    if not os.path.islink(link):
+        os.symlink(folder, link)
+    return os.path.join(link, name)
+
+
+def checkpoint_state(directory):
+    """`tf.train.get_checkpoint_state`, or None with a warning when the state file is
+    damaged (binary garbage, no checkpoint named): the checkpoints on disk are used then."""
+    try:
+        return tf.train.get_checkpoint_state(directory)
+    except ValueError as error:  # UnicodeDecodeError too
+        logging.warning("The checkpoint state file %s is damaged (%s): using the checkpoints on"
+                        " disk.", os.path.join(directory, "checkpoint"), str(error).splitlines()[0])
+        return None
+
+
+def set_aside_damaged_state(directory):
+    """Renames a damaged state file to `checkpoint.damaged` (a run's next save writes a new
+    one); what `tf.train.CheckpointManager` would otherwise fail on."""
+    path = os.path.join(directory, "checkpoint")
+    if os.path.isfile(path) and checkpoint_state(directory) is None:
+        os.replace(path, path + ".damaged")
+
+
 def _read_error(prefix):
     """Why the checkpoint at `prefix` cannot be read back whole; None if it can."""
     try:
-        reader = tf.train.load_checkpoint(prefix)
+        reader = tf.train.load_checkpoint(readable_prefix(prefix))
         for name in reader.get_variable_to_shape_map():
             reader.get_tensor(name)
     except (tf.errors.OpError, ValueError, IndexError, OSError, RuntimeError) as error:
@@ -78,7 +120,7 @@ def newest_readable_checkpoint(directory):
     Raises:
         ValueError: if checkpoints exist but none can be read.
     """
-    state = tf.train.get_checkpoint_state(directory)
+    state = checkpoint_state(directory)
     if state is None or not state.model_checkpoint_path:
         candidates = _checkpoints_on_disk(directory)
         if candidates:
@@ -103,12 +145,12 @@ def newest_readable_checkpoint(directory):
                         prefix, prefix, error)
     raise ValueError(f"No readable checkpoint in {directory}: "
                      + "; ".join(f"{p} is damaged ({e})" for p, e in damaged)
-                     + ". Use --restart to start anew.")
+                     + ". Use --restart to start anew (it deletes them).")
 
 
 def has_checkpoints(directory):
     """Whether `directory` holds any checkpoint, by its state file or its files."""
-    return bool(tf.train.get_checkpoint_state(directory) or _checkpoints_on_disk(directory))
+    return bool(checkpoint_state(directory) or _checkpoints_on_disk(directory))
 
 
 def _checkpoints_on_disk(directory):
@@ -156,5 +198,5 @@ def restore_generator(path):
     error = _read_error(checkpoint)
     if error:
         raise ValueError(f"Checkpoint {checkpoint} is damaged and cannot be read: {error}")
-    tf.train.Checkpoint(generator=generator).restore(checkpoint).expect_partial()
+    tf.train.Checkpoint(generator=generator).restore(readable_prefix(checkpoint)).expect_partial()
     return generator, config, checkpoint

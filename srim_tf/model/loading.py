@@ -46,7 +46,7 @@ def saved_model_dir(path):
 
 
 def _from_saved_model(directory):
-    variables = os.path.join(directory, "variables", "variables")
+    variables = checkpoints.readable_prefix(os.path.join(directory, "variables", "variables"))
     reader = tf.train.load_checkpoint(variables)
     key = next((name for name in reader.get_variable_to_shape_map()
                 if name.startswith(SAVED_MODEL_SETTINGS + "/")), None)

@@ -122,11 +122,13 @@ class _Run:
         if not self.chief:  # Every worker saves (collective ops), only the chief's copy is kept.
             directory = os.path.join(self.workdir, f"worker_tmp_{self.strategy.cluster_resolver.task_id}")
         self.own_checkpoint_dir = directory
+        if self.chief:
+            checkpoints.set_aside_damaged_state(directory)
         self.manager = tf.train.CheckpointManager(checkpoint, directory,
                                                   max_to_keep=settings.keep_checkpoints)
         latest = checkpoints.newest_readable_checkpoint(self.chief_dir)  # Every worker resumes from the chief's.
         if latest:
-            checkpoint.restore(latest).assert_existing_objects_matched()
+            checkpoint.restore(checkpoints.readable_prefix(latest)).assert_existing_objects_matched()
             logging.info("Resumed from %s", latest)
         elif settings.init_from:
             _initialize_generator(model.generator, settings.init_from)

@@ -73,5 +73,5 @@ def prepare_workdir(workdir, settings):
             lines = "\n".join(f"  --{k}: workdir has {old!r}, flags give {new!r}"
                               for k, (old, new) in difference.items())
             raise ValueError(f"The workdir {workdir} holds a model with a different configuration:\n"
-                             f"{lines}\nUse the same flags to resume, --restart to start anew,"
-                             " or another --workdir.")
+                             f"{lines}\nUse the same flags to resume, --restart to start anew"
+                             " (it deletes this run's checkpoints), or another --workdir.")
