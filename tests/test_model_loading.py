@@ -86,3 +86,22 @@ def test_a_foreign_saved_model_is_one_clear_error(tmp_path):
     tf.saved_model.save(module, str(tmp_path / "foreign"))
     with pytest.raises(ValueError, match="does not record its generator's settings"):
         load_generator(str(tmp_path / "foreign"))
+
+
+@pytest.mark.parametrize("kind,edit", [
+    ("workdir", lambda config: config.update(channels="8")),
+    ("pretrained folder", lambda config: config["generator"].update(channels="8")),
+    ("pretrained folder", lambda config: config.update(generator="8 channels")),
+])
+def test_a_hand_edited_config_is_refused_in_one_line_naming_the_file(written, tmp_path, kind, edit):
+    import json
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(written[kind], folder)
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text())
+    edit(config)
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=f"{config_path}.*(channels must be an integer|not a pretrained)"):
+        load_generator(str(folder))

@@ -194,7 +194,12 @@ def restore_generator(path):
     workdir = path if os.path.isfile(os.path.join(path, CONFIG_FILE)) else \
         os.path.dirname(os.path.dirname(os.path.abspath(checkpoint)))
     config = read_config(workdir)
-    generator = SRIMGenerator(GeneratorSettings.from_config(config))
+    try:
+        settings = GeneratorSettings.from_config(config)
+    except ValueError as error:  # a hand-edited value
+        raise ValueError(f"{os.path.join(workdir, CONFIG_FILE)} holds a value srim_train does not"
+                         f" write: {error}") from error
+    generator = SRIMGenerator(settings)
     error = _read_error(checkpoint)
     if error:
         raise ValueError(f"Checkpoint {checkpoint} is damaged and cannot be read: {error}")

@@ -44,7 +44,7 @@ def read_folder(directory=PRETRAINED_DIR):
         with open(config_path, encoding="utf-8") as f:
             config = json.load(f)
         settings = GeneratorSettings.from_config(config["generator"])
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError) as error:  # JSON errors too
         raise ValueError(f"{config_path} is not a pretrained model's config ({error}).") from error
     generator = SRIMGenerator(settings)
     generator.load_weights(weights_path(directory))
