@@ -151,3 +151,14 @@ def test_srim_train_refuses_contradictory_or_bad_flags_in_one_line_before_any_wo
         (["--hr_size=32"], 2, "--workdir"),
     ])
     assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.xfail(strict=True, reason="needs maxima on --train_steps and --lr_decay_steps in"
+                   " srim_tf/settings.py (owned by another change in progress)")
+def test_step_counts_past_what_training_can_count_are_refused_at_the_flag():
+    # 1e20 passed the flag check and failed at the first step (int64 schedule boundaries);
+    # 2**63 steps ran with a progress total of 9.2e18.
+    with pytest.raises(ValueError, match=r"--lr_decay_steps must be an integer in \[1, 1e\+09\]"):
+        tiny_config(lr_decay_steps=[10**20])
+    with pytest.raises(ValueError, match=r"--train_steps must be an integer in \[1, 1e\+09\]"):
+        tiny_config(train_steps=2**63)
