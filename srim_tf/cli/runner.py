@@ -33,8 +33,30 @@ def fail(code, message):
     sys.exit(code)
 
 
+# Largest --flagfile read: flag files are lines of flags; /dev/zero would be read without end.
+MAX_FLAGFILE_BYTES = 1 << 20
+
+
+def _flagfile_problem(argv):
+    """Why a --flagfile of `argv` cannot be read as one, or None."""
+    for index, argument in enumerate(argv[1:], start=1):
+        name, equals, path = argument.partition("=")
+        if name not in ("--flagfile", "-flagfile"):
+            continue
+        if not equals:
+            path = argv[index + 1] if index + 1 < len(argv) else ""
+        if not os.path.isfile(path):  # follows links; false for devices and FIFOs
+            return f"--flagfile={path} is not a regular file; give a file of flags, one a line."
+        if os.path.getsize(path) > MAX_FLAGFILE_BYTES:
+            return f"--flagfile={path} is over {MAX_FLAGFILE_BYTES} bytes; a file of flags is a few lines."
+    return None
+
+
 def parse_flags(argv):
     """absl's flag parsing, with exit status 2 and one line for a bad flag."""
+    problem = _flagfile_problem(argv)
+    if problem:
+        fail(2, problem)
     try:
         return flags.FLAGS(argv)
     except flags.Error as error:

@@ -92,6 +92,12 @@ def process(settings, sampler, path, stem, inputs):
 def sample_images(settings):
     """srim_sample's work: writes every input's outputs; returns `(written, failed)` lists of
     input paths. An input the model refuses is logged and skipped; the others go on."""
+    for item in settings.input:  # Files named outright: checked before the model loads.
+        if not os.path.isdir(item) and not image_io.is_pattern(item):
+            try:
+                image_io.check_regular_file(item)
+            except ValueError as error:
+                raise runner.CommandLineError(f"{error} Received: --input={item}") from None
     paths = image_io.expand_inputs(list(settings.input))
     # Outputs of an earlier run in a folder inside an input folder are not inputs (no
     # outputs of outputs). An output folder that is itself an input folder is left to the

@@ -2,9 +2,13 @@
 
 import contextlib
 import dataclasses
+import glob
 import io
+import math
 import os
+import stat
 import struct
+import warnings
 import zlib
 
 import numpy as np
@@ -14,6 +18,62 @@ from srim_tf import safe_files
 
 # The files read as images: by training's folder sources and by the programs' inputs.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+# Largest image read, checked in its header before decoding: 100 megapixels, the largest
+# camera photos. A 20000 x 20000 PNG (400) stalled training's scan with no message.
+MAX_IMAGE_PIXELS = 100_000_000
+# Largest image file read: a 100-megapixel 16-bit PNG stored uncompressed is 0.6 GiB.
+MAX_IMAGE_FILE_BYTES = 1 << 30
+
+
+class ImageTooLarge(ValueError):
+    """An image file beyond `MAX_IMAGE_FILE_BYTES` or `MAX_IMAGE_PIXELS`."""
+
+
+def check_regular_file(path):
+    """Raises a `ValueError` naming `path` unless it is a regular file or a link to one: a
+    device (/dev/zero), FIFO or socket would be read without end or block."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ValueError(f"Image file not found: {path}") from None
+    except OSError as error:
+        raise ValueError(f"Cannot read {path}: {error.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{path} is not a regular file (a device, FIFO, socket or folder);"
+                         " only image files are read.")
+
+
+def _declared_size(path):
+    """`(width, height)` from the file's header (Pillow reads no pixels), None if Pillow does
+    not know the format (TensorFlow's decoder then has the last word), or `(inf, inf)` for
+    sizes Pillow itself calls a decompression bomb."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as image:
+                return image.size
+        except Image.DecompressionBombError:
+            return math.inf, math.inf
+        except Exception:  # any format Pillow cannot parse
+            return None
+
+
+def check_image_file(path):
+    """Raises a `ValueError` naming `path` unless it is a regular file (`check_regular_file`)
+    of at most `MAX_IMAGE_FILE_BYTES` declaring at most `MAX_IMAGE_PIXELS`: before anything
+    is read or decoded. `ImageTooLarge` for the two bounds."""
+    check_regular_file(path)
+    size = os.path.getsize(path)
+    if size > MAX_IMAGE_FILE_BYTES:
+        raise ImageTooLarge(f"{path} is {size / 2**30:.1f} GiB, larger than the"
+                            f" {MAX_IMAGE_FILE_BYTES / 2**30:g} GiB image file read.")
+    declared = _declared_size(path)
+    if declared and declared[0] * declared[1] > MAX_IMAGE_PIXELS:
+        width, height = declared
+        shown = f"{width}x{height}" if math.isfinite(width) else "a decompression bomb's"
+        raise ImageTooLarge(f"{path} declares {shown} pixels, more than the {MAX_IMAGE_PIXELS} read.")
 
 
 @dataclasses.dataclass
@@ -77,7 +137,9 @@ def _exif_orientation(encoded):
 
 
 def read_image(path):
-    """Reads an image file; raises `ValueError` naming the file if it cannot be decoded."""
+    """Reads an image file; raises `ValueError` naming the file if it is not a bounded regular
+    file (`check_image_file`) or cannot be decoded."""
+    check_image_file(path)
     try:
         encoded = tf.io.read_file(path).numpy()
         if _is_16_bit_png(encoded):
@@ -202,15 +264,21 @@ def write_png(path, pixels, sixteen_bit=False, text=None):
         writer.write(pixels)
 
 
+def is_pattern(item):
+    """Whether `item` is read as a glob pattern: it holds `*`, `?` or `[` and names nothing."""
+    return any(ch in item for ch in "*?[") and not os.path.lexists(item)
+
+
 def expand_inputs(inputs):
-    """Files, folders (recursive) and glob patterns -> sorted unique image paths."""
+    """Files, folders (recursive) and glob patterns -> sorted unique image paths. A path that
+    exists is taken literally, even with glob characters in its name (img[1].png)."""
     paths = []
     for item in inputs:
         if os.path.isdir(item):
             for root, _, names in os.walk(item):
                 paths += [os.path.join(root, n) for n in names if n.lower().endswith(IMAGE_EXTENSIONS)]
-        elif any(ch in item for ch in "*?["):
-            paths += tf.io.gfile.glob(item)
+        elif is_pattern(item):
+            paths += glob.glob(item)
         else:
             paths.append(item)
     return sorted(dict.fromkeys(paths))
