@@ -121,7 +121,11 @@ def test_an_image_too_large_for_memory_is_skipped_by_name_and_the_rest_written(t
     result = evaluation.evaluate("bicubic", [folder], num_samples=10, show_progress=False)["Tiny"]
     assert [r["image"] for r in result["per_image"]] == ["im0.png"]
     assert result["skipped"][0]["image"] == "im1.png"
-    assert "not enough memory to measure 10 samples" in result["skipped"][0]["error"]
+    # Bicubic has one output, whatever --num_samples says.
+    assert result["skipped"][0]["error"] == "not enough memory to measure this image"
+    sampler = load_sampler("pretrained")
+    result = evaluation.evaluate(sampler, [folder], num_samples=10, show_progress=False)["Tiny"]
+    assert "not enough memory to measure 10 samples of this image" in result["skipped"][0]["error"]
 
 
 def test_an_image_a_graph_refuses_is_skipped_with_the_asserts_reason(tmp_path, rng, monkeypatch):

@@ -168,7 +168,9 @@ def evaluate(method: "str | Sampler", hr_dirs, num_samples=10, seed=0, tile_size
                 values = evaluate_image(method, path, num_samples, seed, tile_size, lpips_network,
                                         os.path.relpath(path, hr_dir))
             except (MemoryError, ValueError, tf.errors.OpError) as error:
-                if isinstance(error, MemoryError):
+                if isinstance(error, MemoryError) and isinstance(method, str):
+                    reason = "not enough memory to measure this image"  # one output
+                elif isinstance(error, MemoryError):
                     # K samples of a large image in float32 may not fit: this one is named
                     # and skipped, the others measured and written.
                     reason = (f"not enough memory to measure {num_samples} samples of this image;"
