@@ -75,8 +75,10 @@ def image_dataset(data, held_out=0, report_to=None, scanned=None, part="training
         if report.usable:
             training, held_out = held_out_split(report.usable, held_out)
             files = tf.data.Dataset.from_tensor_slices(training if part == "training" else held_out)
+            # A file gone or changed since the scan is dropped here, before `repeat`: a pass
+            # that reads none is then empty, which ends the stream instead of spinning.
             datasets.insert(0, files.map(lambda p: decode_image(tf.io.read_file(p)),
-                                         num_parallel_calls=tf.data.AUTOTUNE))
+                                         num_parallel_calls=tf.data.AUTOTUNE).ignore_errors())
     if held_out and not paths:  # TFDS only: its first images are held out.
         datasets[0] = (datasets[0].skip(held_out) if part == "training"
                        else datasets[0].take(held_out))
@@ -121,8 +123,7 @@ def make_dataset(data, seed=0, held_out=0, report_to=None):
             lambda triple, element_seed: (degrade(triple[0], element_seed + [0, 1 << 41],
                                                   data.degradations),)
             + triple[1:], num_parallel_calls=tf.data.AUTOTUNE)
-    # A file that passed the scan but fails later (changed on disk) is dropped, not fatal.
-    return batches.ignore_errors(log_warning=True).prefetch(tf.data.AUTOTUNE)
+    return batches.prefetch(tf.data.AUTOTUNE)
 
 
 def validation_triples(data, count, held_out=0, scanned=None):

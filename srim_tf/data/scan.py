@@ -4,6 +4,7 @@ few paths are logged.
 """
 
 import dataclasses
+import os
 from concurrent import futures
 
 import tensorflow as tf
@@ -36,6 +37,10 @@ class ScanReport:
         """`[(kind, paths)]` of the skipped files."""
         return [("unreadable", self.corrupt), ("smaller than the HR size", self.too_small),
                 (f"larger than {MAX_IMAGE_PIXELS} pixels", self.too_large)]
+
+    def gone(self):
+        """The usable files that can no longer be read as files (deleted, emptied, replaced)."""
+        return [path for path in self.usable if not os.path.isfile(path) or not os.path.getsize(path)]
 
     def details(self):
         """The summary, then the first few skipped files of each kind by name."""

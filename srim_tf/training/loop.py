@@ -217,13 +217,19 @@ class _Run:
         step = self.step
         progress = tqdm(total=settings.train_steps, initial=step, unit="step",
                         disable=not self.chief, dynamic_ncols=True)
-        refilled_at = None
+        refilled_at, gone_before = None, 0
         while step < settings.train_steps:
             if pool is not None and refilled_at != step and (
                     pool.iterator is None or step % code_reuse_steps == 0):
                 self.refill_pool(pool, writer)
                 refilled_at = step
-            logs = train_function(pool.iterator if pool is not None else inputs.iterator)
+            try:
+                logs = train_function(pool.iterator if pool is not None else inputs.iterator)
+            except (tf.errors.OutOfRangeError, StopIteration):
+                raise ValueError(
+                    f"The training data ran out at step {step + 1}: a whole pass over"
+                    f" --data={self.settings.data.data} read no image (files deleted or changed since"
+                    f" the start?). The last checkpoint is {tf.train.latest_checkpoint(self.chief_dir)}.") from None
             loss = float(logs["loss"])
             if not math.isfinite(loss):
                 raise FloatingPointError(
@@ -247,8 +253,20 @@ class _Run:
             if step % settings.checkpoint_every == 0 or last:
                 self.manager.save(checkpoint_number=step)
                 writer.flush()
+                gone_before = _warn_of_gone_files(inputs.reports, gone_before)
         progress.close()
         return {k: float(v) for k, v in logs.items()}
+
+
+def _warn_of_gone_files(reports, gone_before):
+    """Warns when more of the scanned files can no longer be read than at the last check;
+    training goes on with the others (the stream ends when none is left). Returns the count."""
+    gone = [path for report in reports for path in report.gone()]
+    if len(gone) > gone_before:
+        scanned = sum(len(report.usable) for report in reports)
+        logging.warning("%d of the %d image files scanned at the start can no longer be read (e.g. %s);"
+                        " training goes on with the others.", len(gone), scanned, gone[0])
+    return len(gone)
 
 
 def train_and_evaluate(settings, workdir):
