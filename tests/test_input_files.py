@@ -4,8 +4,10 @@ of bounded size are read: /dev/zero, a FIFO or a 20000 x 20000 PNG is refused by
 before anything is read or decoded."""
 
 import os
+import struct
 import threading
 import time
+import zlib
 
 import numpy as np
 import pytest
@@ -79,3 +81,22 @@ def test_a_flagfile_that_is_not_a_regular_file_is_refused_unread(tmp_path, capsy
         runner.parse_flags(["srim_sample", f"--flagfile={value}"])
     assert exit.value.code == 2
     assert f"error: --flagfile={value} is not a regular file" in capsys.readouterr().err
+
+
+def test_a_20000_by_20000_png_among_training_files_is_skipped_from_its_header(tmp_path, monkeypatch):
+    # The header of a valid 20000 x 20000 RGB PNG: decoding it stalled the scan for minutes.
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    giant = tmp_path / "giant.png"
+    giant.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+                      + chunk(b"IDAT", zlib.compress(b"\0" * 60001)) + chunk(b"IEND", b""))
+    good = write_image(tmp_path / "good.png", np.zeros((40, 40, 3), np.uint8))
+    decoded = []
+    decode = scan.decode_image
+    monkeypatch.setattr(scan, "decode_image", lambda encoded: decoded.append(1) or decode(encoded))
+    with pytest.raises(ValueError, match="giant.png declares 20000x20000 pixels"):
+        image_io.check_image_file(str(giant))
+    report = scan.scan_files([str(giant), good], min_size=32)
+    assert report.too_large == [str(giant)] and report.usable == [good] and len(decoded) == 1
+    assert "1 over 100000000 pixels skipped" in report.summary()
