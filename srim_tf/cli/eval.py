@@ -61,9 +61,21 @@ def evaluate_model(settings):
                                 settings.tile_size, lpips_network=_lpips_network(settings.lpips),
                                 on_image=reports.update)
     # A report on stdout is stdout's only content: the table goes to stderr then.
-    print(evaluate.table(results), file=sys.stderr if STDOUT in (settings.json, settings.csv) else sys.stdout)
+    on_stdout = any(_is_stdout(path) for path in (settings.json, settings.csv) if path)
+    print(evaluate.table(results), file=sys.stderr if on_stdout else sys.stdout)
     reports.write(results, final=True)
     return results
+
+
+def _is_stdout(path):
+    """Whether `path` is `-` or names the file stdout is (`/dev/stdout`, `/dev/fd/1`, ...)."""
+    if path == STDOUT:
+        return True
+    try:
+        named, stdout = os.stat(path), os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no such file; stdout replaced (tests)
+        return False
+    return (named.st_dev, named.st_ino) == (stdout.st_dev, stdout.st_ino)
 
 
 class _Reports:

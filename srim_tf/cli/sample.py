@@ -133,9 +133,13 @@ def sample_images(settings):
                 reason = ("not enough memory for its samples; use fewer --num_samples or a smaller"
                           " --tile_size" if isinstance(error, MemoryError) else errors.one_line(error))
                 logging.error("Skipped %s: %s", path, reason)
-    logging.info("Done: %d files written for %d input%s, %d input%s failed.", files, len(written),
-                 "" if len(written) == 1 else "s", len(failed), "" if len(failed) == 1 else "s")
+    logging.info("Done: %d file%s written for %d input%s, %d input%s failed.", files, _plural(files),
+                 len(written), _plural(len(written)), len(failed), _plural(len(failed)))
     return written, failed
+
+
+def _plural(count):
+    return "" if count == 1 else "s"
 
 
 def main(argv):
