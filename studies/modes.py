@@ -125,6 +125,24 @@ def measure(samples, lr):
             "lr_psnr": float(np.mean(10 * np.log10(1.0 / np.maximum(mse, 1e-10))))}
 
 
+def diagnose(samples):
+    """What the samples `[n, K, 32, 32, 3]` are: each pattern's share of the matching blocks
+    (a perfect sampler: 1/8 each), the RMS amplitude of matching and other blocks, and
+    precision on blocks at the image's border and inside it."""
+    residual = block_residuals(samples)
+    rms = np.sqrt(((residual[..., None, :, :] - PATTERNS) ** 2).mean(axis=(-1, -2)))
+    nearest, matches = rms.argmin(axis=-1), rms.min(axis=-1) < AMPLITUDE / 2
+    amplitude = np.sqrt((residual ** 2).mean(axis=(-1, -2)))
+    inner = np.zeros((LR_SIZE, LR_SIZE), bool)
+    inner[1:-1, 1:-1] = True
+    return {"pattern_share": np.round(np.bincount(nearest[matches], minlength=len(PATTERNS))
+                                      / max(matches.sum(), 1), 3).tolist(),
+            "amplitude_matching": float(amplitude[matches].mean()) if matches.any() else None,
+            "amplitude_other": float(amplitude[~matches].mean()) if not matches.all() else None,
+            "precision_border": float(matches[:, :, ~inner].mean()),
+            "precision_inner": float(matches[:, :, inner].mean())}
+
+
 def srim_config(**overrides):
     """A small generator and pixel distances; the defaults for the rest."""
     small = dict(hr_size=4 * TRAIN_LR_SIZE, channels=32, kernel_size=3, num_convs=5,
@@ -214,12 +232,18 @@ ARMS = {
                      {"rejection_radius": RADIUS}, 1, 1.0),
     "reject_relative": (f"+ rejection, each input's radius {RATIO:g} x its bicubic distance",
                         train_srim, {"rejection_ratio": RATIO}, 1, 1.0),
+    "reject_relative_0.03": ("+ rejection, each input's radius 0.03 x its bicubic distance",
+                             train_srim, {"rejection_ratio": 0.03}, 1, 1.0),
+    "reject_relative_0.3": ("+ rejection, each input's radius 0.3 x its bicubic distance",
+                            train_srim, {"rejection_ratio": 0.3}, 1, 1.0),
     "no_anchor": ("- the z = 0 loss", train_srim, {"zero_code_loss_weight": 0.0}, 1, 1.0),
     "reuse_64": ("+ 64 + 64 codes, reused over 16 steps (same evaluations per step)", train_srim,
                  REUSE, 1, 1.0),
     "every_conv": ("+ noise at every convolution", train_srim,
                    {"noise_injection": "every_conv"}, 1, 1.0),
     "longer": ("Today's recipe, twice the steps", train_srim, {}, 2, 1.0),
+    "combined": ("+ rejection (radius 0.1 x bicubic distance) - the z = 0 loss, twice the steps",
+                 train_srim, {"rejection_ratio": RATIO, "zero_code_loss_weight": 0.0}, 2, 1.0),
     "deterministic": ("Deterministic: codes zeroed, L1", train_deterministic, {}, 1, 0.0),
 }
 
@@ -236,7 +260,10 @@ def run_unit(arm, seed, args):
     steps = args.steps * multiple
     curve = []
 
+    trained = {}
+
     def measure_at(step, generator):
+        trained["generator"] = generator
         if step % args.eval_every and step != steps:
             return
         samples = np.asarray(super_resolve_with(generator, tf.constant(lr), args.k, seed,
@@ -248,7 +275,10 @@ def run_unit(arm, seed, args):
     start = time.perf_counter()
     config = srim_config(seed=seed, **{**TODAY, **overrides})
     trainer(config, steps, args.batch, seed, measure_at)
+    samples = np.asarray(super_resolve_with(trained["generator"], tf.constant(lr), args.k, seed,
+                                            noise_scale))
     return {"arm": arm, "seed": seed, "description": description, "steps": steps,
+            "diagnosis": diagnose(samples),
             "batch": args.batch, "k": args.k, "test_images": args.test_images,
             "seconds": round(time.perf_counter() - start, 1), "curve": curve}
 
@@ -291,6 +321,13 @@ def summarise(records):
             values = np.array([f[key] for f in finals])
             entry[key] = {"mean": float(values.mean()), "min": float(values.min()),
                           "max": float(values.max())}
+        diagnoses = [r["diagnosis"] for r in runs if "diagnosis" in r]
+        if len(diagnoses) == len(runs):
+            # Odd phases are the patterns that are flat at 2x: only the upper stage draws them.
+            entry["odd_phase_share"] = float(np.mean([sum(d["pattern_share"][1::2])
+                                                      for d in diagnoses]))
+            for key in ("precision_border", "precision_inner"):
+                entry[key] = float(np.mean([d[key] for d in diagnoses]))
         steps = [point["step"] for point in runs[0]["curve"]]
         entry["curve"] = {"step": steps, **{key: [float(np.mean([r["curve"][i][key] for r in runs]))
                                                   for i in range(len(steps))]
@@ -310,13 +347,20 @@ def write(summary, records, args, prefix):
              f" samples each, mean over seeds [min, max]. A perfect sampler (every block's pattern"
              f" drawn uniformly from the 8) would cover {1 - (7 / 8) ** k:.3f} with precision 1."
              " Curves: `modes_curves.png`; every seed's curve: `modes_runs/`.", "",
-             "| arm | steps | coverage | precision | LR-PSNR (dB) | train s |",
-             "|---|---|---|---|---|---|"]
+             "Odd phases: the share of matching blocks that are one of the 4 patterns flat at 2x"
+             " (a perfect sampler: 0.5); precision on border / inner blocks (`diagnose`; '-':"
+             " measured before it existed).", "",
+             "| arm | steps | coverage | precision | odd phases | precision border / inner |"
+             " LR-PSNR (dB) | train s |", "|---|---|---|---|---|---|---|---|"]
     for entry in summary.values():
         cells = [f"{entry[key]['mean']:.3f} [{entry[key]['min']:.3f}, {entry[key]['max']:.3f}]"
                  for key in ("coverage", "precision")]
+        odd, border = "-", "-"
+        if "odd_phase_share" in entry:
+            odd = f"{entry['odd_phase_share']:.2f}"
+            border = f"{entry['precision_border']:.2f} / {entry['precision_inner']:.2f}"
         lines.append(f"| {entry['description']} | {entry['steps']} | {cells[0]} | {cells[1]} |"
-                     f" {entry['lr_psnr']['mean']:.1f} | {entry['seconds']:.0f} |")
+                     f" {odd} | {border} | {entry['lr_psnr']['mean']:.1f} | {entry['seconds']:.0f} |")
     with open(prefix + ".md", "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
     curves.plot({arm: e["curve"] for arm, e in summary.items()}, ("coverage", "precision"),
@@ -339,6 +383,8 @@ def main():
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: all)")
     parser.add_argument("--runs_dir", default=os.path.join(ROOT, "studies", "modes_runs"))
     parser.add_argument("--unit", default="", help="Run one ARM:SEED and write its record")
+    parser.add_argument("--summarise_only", action="store_true",
+                        help="Run nothing: write the table and curves of every record in --runs_dir")
     parser.add_argument("--out", default=os.path.join(ROOT, "studies", "modes"))
     args = parser.parse_args()
     if args.threads:
@@ -356,10 +402,13 @@ def main():
     if unknown:
         parser.error(f"Unknown arms {unknown}. Expected some of {list(ARMS)}.")
     units = [(arm, seed) for arm in names for seed in range(args.seeds)]
-    missing = [u for u in units if not os.path.exists(unit_path(args, *u))]
-    print(f"{len(units) - len(missing)} of {len(units)} runs already done; running {len(missing)}.",
-          flush=True)
-    run_units_in_processes(missing, args)
+    if args.summarise_only:
+        units = [(arm, seed) for arm in ARMS for seed in range(100)]
+    else:
+        missing = [u for u in units if not os.path.exists(unit_path(args, *u))]
+        print(f"{len(units) - len(missing)} of {len(units)} runs already done; running"
+              f" {len(missing)}.", flush=True)
+        run_units_in_processes(missing, args)
     records = []
     for unit in units:
         if os.path.exists(unit_path(args, *unit)):
