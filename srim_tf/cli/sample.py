@@ -24,7 +24,7 @@ from srim_tf.cli import output_names, runner, settings_flags
 from srim_tf.cli.inference_settings import SamplingSettings, noise_scale_setting
 from srim_tf.data import image_io
 from srim_tf.folder_lock import FolderLock
-from srim_tf.inference import outputs, tiling
+from srim_tf.inference import output_files, outputs, tiling
 from srim_tf.inference.samplers import load_sampler
 from srim_tf.model.generator import SCALE
 from srim_tf.settings import setting
@@ -53,9 +53,9 @@ def process(settings, sampler, path, stem, inputs):
     """
     image = image_io.read_image(path)
     num_samples, output_dir = settings.num_samples, settings.output_dir
-    samples = [os.path.join(output_dir, output_names.sample_name(stem, k)) for k in range(num_samples)]
-    sheet_path = os.path.join(output_dir, output_names.sheet_name(stem))
-    std_path = os.path.join(output_dir, output_names.std_name(stem))
+    samples = [os.path.join(output_dir, output_files.sample_name(stem, k)) for k in range(num_samples)]
+    sheet_path = os.path.join(output_dir, output_files.sheet_name(stem))
+    std_path = os.path.join(output_dir, output_files.std_name(stem))
     targets = samples + ([sheet_path, std_path] if settings.contact_sheet else [])
     for target in targets:  # Before anything is written.
         if os.path.realpath(target) in inputs:
@@ -67,7 +67,7 @@ def process(settings, sampler, path, stem, inputs):
     height, width = SCALE * image.rgb.shape[0], SCALE * image.rgb.shape[1]
     channels = (1 if image.grey else 3) + (image.alpha is not None)
     with contextlib.ExitStack() as files:  # Closed (renamed into place) only on success.
-        mark = output_names.OUTPUT_MARK
+        mark = output_files.OUTPUT_MARK
         writers = [files.enter_context(image_io.PngWriter(target, height, width, channels,
                                                           image.sixteen_bit, mark))
                    for target in samples]
@@ -85,7 +85,7 @@ def process(settings, sampler, path, stem, inputs):
                 std_writer.write(outputs.std_map(band)[..., None])
                 sheet.add(band)
         if settings.contact_sheet:
-            image_io.write_png(sheet_path, sheet.sheet, text=output_names.OUTPUT_MARK)
+            image_io.write_png(sheet_path, sheet.sheet, text=output_files.OUTPUT_MARK)
     return targets
 
 

@@ -16,10 +16,10 @@ from absl import logging
 from tqdm import tqdm
 
 from srim_tf import errors
-from srim_tf.cli import output_names
 from srim_tf.data.image_io import expand_inputs, read_image
 from srim_tf.data.resize import bicubic_downsample, bicubic_upsample
 from srim_tf.evaluation import metrics
+from srim_tf.inference import output_files
 from srim_tf.inference.outputs import to_grey
 from srim_tf.inference.samplers import Sampler
 from srim_tf.inference.tiling import SAMPLING_TILE_SIZE, super_resolve_image
@@ -98,7 +98,7 @@ def evaluate_image(method: "str | Sampler", path, num_samples=10, seed=0, tile_s
     """Metrics of one HR image for `method` ("bicubic", "folder:PATH" or a sampler); LPIPS
     ones when `lpips_network` (an `lpips.LPIPS`) is given. "folder:PATH" reads the SR image
     at `relative_path` (the HR image's path inside its --hr_dir; default: its name) in PATH."""
-    if output_names.is_sample_output(path):
+    if output_files.is_sample_output(path):
         raise ValueError("a srim_sample output, not ground truth (named <name>_x4_s<k>.png,"
                          " _sheet or _std, or marked by srim_sample); move it out of the --hr_dir")
     hr, lr, grey = hr_and_lr(path)
