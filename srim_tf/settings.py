@@ -47,6 +47,9 @@ PROJECTIONS = ("none", "gaussian", "sparse")
 SELECTIONS = ("hierarchical", "joint")
 SELECTION_PRECISIONS = ("float32", "bfloat16")
 NOISE_INJECTIONS = ("input", "every_conv")
+# Most training steps a run may ask for: 2000 times the paper's 500k, far inside the int64
+# step counters and schedule boundaries.
+MAX_STEPS = 10 ** 9
 JITTER_MODES = ("fixed", "per_step")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 MIXED_PRECISIONS = ("off", "mixed_bfloat16", "mixed_float16")
@@ -320,13 +323,14 @@ class ImleSettings(Declared):
 class TrainingSettings(Declared):
     """Optimisation, checkpoints, summaries and devices."""
 
-    train_steps: int = setting(400000, "Total training steps (a resumed run stops here too).", minimum=1)
+    train_steps: int = setting(400000, "Total training steps (a resumed run stops here too).",
+                               minimum=1, maximum=MAX_STEPS)
     learning_rate: float = setting(1e-4, "Adam learning rate.", finite=True,
                                    check=(lambda v: v > 0, "a finite number > 0"))
     lr_decay_steps: Tuple[int, ...] = setting(
         (80000, 160000, 240000, 320000),
         "Steps at which the learning rate is multiplied by --lr_decay_factor.", minimum=1,
-        check=(lambda v: all(s < 2 ** 63 for s in v), "steps below 2**63"))
+        maximum=MAX_STEPS)
     lr_decay_factor: float = setting(0.5, "Learning-rate factor at each decay step.", finite=True,
                                      check=(lambda v: v > 0, "a finite number > 0"))
     init_from: str = setting(
