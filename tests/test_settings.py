@@ -61,7 +61,7 @@ def test_a_value_out_of_range_fails_at_the_flag_with_the_declarations_words(argv
         _parsed(*argv)
     name, value = argv[0][2:].split("=")
     # The same check, and words, for a caller who builds settings without flags.
-    with pytest.raises(ValueError, match=message.replace("*", r"\*")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         RunSettings().replace(**{name: _typed(name, value)})
 
 
