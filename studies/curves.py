@@ -5,13 +5,15 @@ and the arms' mean a thick one, goals dashed."""
 from PIL import Image, ImageDraw
 
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#17becf", "#bcbd22"]
+           "#7f7f7f", "#17becf", "#bcbd22", "#000000", "#aec7e8"]
 PANEL = (520, 360)  # width, height of one panel
 MARGIN = (60, 30, 20, 45)  # left, top, right, bottom
 
 
 def _scale(value, low, high, start, length):
-    return start + (value - low) / max(high - low, 1e-12) * length
+    """`value`'s place between `low` and `high`, mapped onto `start` .. `start + length`
+    (`low` above `high` maps downwards, as a vertical axis drawn from the top does)."""
+    return start + (value - low) / ((high - low) or 1) * length
 
 
 def _dashed(draw, start, end, colour, dash=6):

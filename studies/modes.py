@@ -341,17 +341,17 @@ def write(summary, records, args, prefix):
         json.dump({"args": {k: v for k, v in vars(args).items() if k != "unit"},
                    "summary": summary}, f, indent=2)
     k = args.k
-    lines = [f"Command: `python studies/modes.py --steps={args.steps} --batch={args.batch} --k={k}"
-             f" --test_images={args.test_images} --arms={','.join(summary)}"
-             f" --seeds={args.seeds}`; {args.test_images} test images x 64 blocks, K = {k}"
-             f" samples each, mean over seeds [min, max]. A perfect sampler (every block's pattern"
+    lines = [f"Commands: `python studies/modes.py --steps={args.steps} --batch={args.batch} --k={k}"
+             f" --test_images={args.test_images} --arms=ARMS --seeds=N` (studies/README.md), this"
+             f" table from every record in `modes_runs/`; {args.test_images} test images x 64"
+             f" blocks, K = {k} samples each, mean over seeds [min, max]. A perfect sampler (every block's pattern"
              f" drawn uniformly from the 8) would cover {1 - (7 / 8) ** k:.3f} with precision 1."
              " Curves: `modes_curves.png`; every seed's curve: `modes_runs/`.", "",
              "Odd phases: the share of matching blocks that are one of the 4 patterns flat at 2x"
              " (a perfect sampler: 0.5); precision on border / inner blocks (`diagnose`; '-':"
              " measured before it existed).", "",
-             "| arm | steps | coverage | precision | odd phases | precision border / inner |"
-             " LR-PSNR (dB) | train s |", "|---|---|---|---|---|---|---|---|"]
+             "| arm | seeds | steps | coverage | precision | odd phases | precision border / inner |"
+             " LR-PSNR (dB) | train s |", "|---|---|---|---|---|---|---|---|---|"]
     for entry in summary.values():
         cells = [f"{entry[key]['mean']:.3f} [{entry[key]['min']:.3f}, {entry[key]['max']:.3f}]"
                  for key in ("coverage", "precision")]
@@ -359,7 +359,8 @@ def write(summary, records, args, prefix):
         if "odd_phase_share" in entry:
             odd = f"{entry['odd_phase_share']:.2f}"
             border = f"{entry['precision_border']:.2f} / {entry['precision_inner']:.2f}"
-        lines.append(f"| {entry['description']} | {entry['steps']} | {cells[0]} | {cells[1]} |"
+        lines.append(f"| {entry['description']} | {len(entry['seeds'])} | {entry['steps']} |"
+                     f" {cells[0]} | {cells[1]} |"
                      f" {odd} | {border} | {entry['lr_psnr']['mean']:.1f} | {entry['seconds']:.0f} |")
     with open(prefix + ".md", "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
