@@ -124,8 +124,10 @@ def nearest(sample_fn, features, distance, target_features, num_samples, chunk, 
             keys = tf.where(distances < tf.expand_dims(radius, 1), _REJECTED, distances)
         closest = tf.argmin(keys, axis=1, output_type=tf.int32)  # [B] or [B, gh, gw]
         closest_key = tf.reduce_min(keys, axis=1)
-        closest_distance = (tf.gather(distances, closest, axis=1, batch_dims=1) if grid is None
-                            else _at_patches(distances, closest))
+        closest_distance = closest_key  # The same without rejection; else read it back.
+        if radius is not None:
+            closest_distance = (tf.gather(distances, closest, axis=1, batch_dims=1)
+                                if grid is None else _at_patches(distances, closest))
         if grid is None:
             chosen = tuple(tf.gather(code, closest, axis=1, batch_dims=1) for code in codes)
         else:
