@@ -20,14 +20,13 @@ studies/efficiency_photos.json, .md and efficiency_photos_crops.png.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA = os.path.join(ROOT, "..", "shared", "data")
+from studies.set14_runs import DATA, ROOT, measure_on_set14, run_logged  # noqa: E402
+
 # name -> (what it is, flags over configs/cpu_x4_perceptual.cfg, None for the start model)
 ARMS = {
     "start": ("`pretrained`, not fine-tuned", None),
@@ -44,26 +43,13 @@ KEYS = ("lpips", "zero_noise_lpips", "lpips_diversity", "hf_ratio", "lr_psnr", "
 CROPS = (("barbara.png", 200, 390, 96), ("barbara.png", 330, 40, 96), ("zebra.png", 90, 340, 96))
 
 
-def _run(command, log):
-    with open(log, "a", encoding="utf-8") as out:
-        subprocess.run(command, check=True, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-
-
 def _train(name, flags, steps, out_dir):
     model = os.path.join(out_dir, name)
-    _run([sys.executable, "bin/srim_train", "--flagfile=configs/cpu_x4_perceptual.cfg",
-          f"--workdir={model}", "--init_from=pretrained", f"--train_steps={steps}",
-          f"--checkpoint_every={steps}", "--image_summary_every=100000", *flags],
-         os.path.join(out_dir, f"{name}.log"))
+    run_logged([sys.executable, "bin/srim_train", "--flagfile=configs/cpu_x4_perceptual.cfg",
+                f"--workdir={model}", "--init_from=pretrained", f"--train_steps={steps}",
+                f"--checkpoint_every={steps}", "--image_summary_every=100000", *flags],
+               os.path.join(out_dir, f"{name}.log"))
     return model
-
-
-def _measure(model, out_dir, name):
-    path = os.path.join(out_dir, f"{name}_eval.json")
-    _run([sys.executable, "bin/srim_eval", f"--model={model}", f"--hr_dir={DATA}/Set14",
-          "--num_samples=10", "--lpips=alex", f"--json={path}"], os.path.join(out_dir, f"{name}.log"))
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)["Set14"]
 
 
 def crops_figure(models, path):
@@ -128,7 +114,7 @@ def main():
         started = time.time()
         if flags is not None:
             _train(name, flags, args.steps, args.out)
-        result = _measure(models[name], args.out, name)
+        result = measure_on_set14(models[name], args.out, name)
         results[name] = {"what": what, "flags": flags, "steps": 0 if flags is None else args.steps,
                          "minutes": round((time.time() - started) / 60, 1),
                          **{key: result.get(key) for key in KEYS}}

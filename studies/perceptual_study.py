@@ -16,12 +16,13 @@ before any fine-tuning. Writes studies/perceptual_study.json and .md.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA = os.path.join(ROOT, "..", "shared", "data")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from studies.set14_runs import ROOT, measure_on_set14, run_logged  # noqa: E402
+
 PIXEL_LOSS = ["--loss_pixel_weight=1", "--loss_conv2_2_weight=0", "--loss_conv4_weight=0"]
 VGG_LOSS = ["--loss_pixel_weight=1e-3", "--loss_conv2_2_weight=1", "--loss_conv4_weight=0.1"]
 PIXEL_SELECTION = ["--selection_pixel_weight=1", "--selection_conv4_weight=0"]
@@ -45,20 +46,6 @@ KEYS = ("lpips", "zero_noise_lpips", "lpips_diversity", "hf_ratio", "zero_noise_
         "diversity_std_flat", "lr_psnr")
 
 
-def _run(command, log):
-    with open(log, "a", encoding="utf-8") as out:
-        subprocess.run(command, check=True, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-
-
-def _measure(model, out_dir, name):
-    path = os.path.join(out_dir, f"{name}_eval.json")
-    _run([sys.executable, "bin/srim_eval", f"--model={model}", f"--hr_dir={DATA}/Set14",
-          "--num_samples=10", "--lpips=alex", f"--json={path}"], os.path.join(out_dir, f"{name}.log"))
-    with open(path, encoding="utf-8") as f:
-        result = json.load(f)["Set14"]
-    return result
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arms", default=",".join(ARMS))
@@ -75,11 +62,11 @@ def main():
             model = "pretrained_psnr"
         else:
             model = os.path.join(args.out, name)
-            _run([sys.executable, "bin/srim_train", "--flagfile=configs/cpu_x4_perceptual.cfg",
+            run_logged([sys.executable, "bin/srim_train", "--flagfile=configs/cpu_x4_perceptual.cfg",
                   f"--workdir={model}", f"--train_steps={args.steps}",
                   f"--checkpoint_every={args.steps}", "--image_summary_every=100000", *flags],
                  os.path.join(args.out, f"{name}.log"))
-        result = _measure(model, args.out, name)
+        result = measure_on_set14(model, args.out, name)
         results[name] = {"what": what, "flags": flags, "steps": 0 if flags is None else args.steps,
                          "minutes": round((time.time() - started) / 60, 1),
                          **{key: result.get(key) for key in KEYS}}
