@@ -67,7 +67,8 @@ def test_an_interrupted_scan_stops_without_finishing_the_queue(monkeypatch):
     start = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         scan.scan_files([f"f{i}.png" for i in range(400)], workers=4)
-    assert time.monotonic() - start < 3  # the whole queue would take 20 s
+    # The whole queue would take 20 s; 10 leaves room for a loaded machine.
+    assert time.monotonic() - start < 10
 
 
 @pytest.mark.parametrize("value", ["/dev/zero", "fifo"])
