@@ -54,6 +54,10 @@ JITTER_MODES = ("fixed", "per_step")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 MIXED_PRECISIONS = ("off", "mixed_bfloat16", "mixed_float16")
 
+# The std map's scale (`inference/outputs.py`): a deviation across samples of this many grey
+# levels (or more) is white.
+STD_WHITE = 32
+
 # Old flag names still accepted, with a one-line notice: VGG19's conv4_4 and VGG16's conv4_3
 # are both the last convolution of block 4, which the new names call conv4.
 RENAMED = {"loss_conv4_4_weight": "loss_conv4_weight",

@@ -63,10 +63,12 @@ def test_contact_sheet_from_bands_shrinks_blocks_across_band_edges(rng, band_row
     sheet = outputs.ContactSheet(rgb, 2, max_panel=90)
     for y0 in range(0, 200, band_rows):
         sheet.add(samples[:, y0:y0 + band_rows])
-    assert sheet.sheet.shape == (66, 3 * 26, 3)
+    assert [panel.shape for panel in sheet.panels] == [(66, 26, 3)] * 5  # LR, bicubic, 2 samples, std
     for k in range(2):
         blocks = samples[k, :198, :78].reshape(66, 3, 26, 3, 3).astype(np.float64).mean(axis=(1, 3))
-        np.testing.assert_array_equal(sheet.sheet[:, (k + 1) * 26:(k + 2) * 26], np.round(blocks))
+        np.testing.assert_array_equal(sheet.panels[2 + k], np.round(blocks))
+    std_blocks = outputs.std_map(samples)[:198, :78].reshape(66, 3, 26, 3).astype(np.float64).mean(axis=(1, 3))
+    np.testing.assert_array_equal(sheet.panels[4][..., 0], np.round(std_blocks))
 
 
 def test_png_writer_keeps_nothing_of_a_failed_or_incomplete_image(tmp_path):

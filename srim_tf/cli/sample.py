@@ -3,8 +3,9 @@
 Usage: srim_sample --input=photo.jpg --input=folder/ --output_dir=out [--model=WORKDIR]
 Writes OUTPUT_DIR/<name>_x4_s<k>.png per sample, <name> being the input's path below the
 folder all inputs share (with its extension when two inputs differ only by it); with
---contact_sheet, <name>_x4_sheet.png (bicubic beside the samples, each panel shrunk to at
-most 2048 pixels a side) and <name>_x4_std.png (per-pixel std across samples).
+--contact_sheet, <name>_x4_sheet.png (labelled panels: the input enlarged, bicubic, the
+samples and their std map, each shrunk to at most 2048 pixels a side) and <name>_x4_std.png
+(per-pixel std across samples: white where they differ most; scale under --contact_sheet).
 Exits with status 1 if any input failed; the others are still processed.
 """
 
@@ -27,7 +28,7 @@ from srim_tf.folder_lock import FolderLock
 from srim_tf.inference import output_files, outputs, tiling
 from srim_tf.inference.samplers import load_sampler
 from srim_tf.model.generator import SCALE
-from srim_tf.settings import setting
+from srim_tf.settings import STD_WHITE, setting
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +41,9 @@ class SampleSettings(SamplingSettings):
     noise_scale: float = noise_scale_setting(1.0)
     overlap: Optional[int] = setting(None, "Context margin per tile in LR pixels (default: the"
                                      " model's receptive field).", minimum=0)
-    contact_sheet: bool = setting(False, "Also write a contact sheet and a std map per input.")
+    contact_sheet: bool = setting(
+        False, "Also write per input a contact sheet (labelled LR, bicubic, samples, std map) and a"
+        f" std map: per-pixel std across samples, white = {STD_WHITE} grey levels or more.")
 
 
 def process(settings, sampler, path, stem, inputs):
