@@ -30,7 +30,8 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-xdist>=3", "ruff>=0.6"],
+        # LiteRT runs the .tflite export in tests/test_tflite.py (tf.lite.Interpreter is deprecated).
+        "test": ["pytest>=7", "pytest-xdist>=3", "ruff>=0.6", "ai-edge-litert>=2.3,<3"],
         # The same-run PyTorch peer of benchmarks/peer.py (benchmarks only; never imported by srim_tf).
         "peer": ["torch>=2.1"],
         # Real-ESRGAN x4plus on the CPU for benchmarks/realesrgan.py (never imported by srim_tf);

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 
 from srim_tf.cli.export import ExportSettings, export_model
 from srim_tf.model.loading import load_generator
@@ -17,7 +17,7 @@ def _inputs(rng, height, width, channels):
 
 
 def _run_tflite(flatbuffer, inputs):
-    interpreter = tf.lite.Interpreter(model_content=flatbuffer)
+    interpreter = Interpreter(model_content=flatbuffer)
     run = interpreter.get_signature_runner()
     return run(**inputs)["hr"]
 
@@ -40,7 +40,7 @@ def test_tflite_input_shapes_are_fixed_or_dynamic_as_asked():
     generator = tiny_generator(channels=4, num_convs=2, noise_channels=1)
 
     def shapes(flatbuffer):
-        details = tf.lite.Interpreter(model_content=flatbuffer).get_input_details()
+        details = Interpreter(model_content=flatbuffer).get_input_details()
         return {d["name"].split("_", 2)[-1].split(":")[0]: list(d["shape_signature"]) for d in details}
 
     assert shapes(to_tflite(generator, (4, 3))) == {
