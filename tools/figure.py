@@ -13,7 +13,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from srim_tf.data import image_io
+from srim_tf.cli import quiet  # noqa: E402
+
+# TensorFlow imported with its start-up banner hidden, as the programs do, before the
+# imports below bring it in.
+quiet.quiet_tensorflow_startup()
+
+from srim_tf.data import image_io  # noqa: E402
 from srim_tf.data.resize import bicubic_downsample, bicubic_upsample  # noqa: E402
 from srim_tf.inference import outputs, tiling  # noqa: E402
 from srim_tf.inference.samplers import load_sampler  # noqa: E402
@@ -28,6 +34,7 @@ def main():
     parser.add_argument("--crop", default="40,60,128", help="top,left,size of the HR crop")
     parser.add_argument("--out", default=os.path.join(ROOT, "tools", "figures", "set14_crop.png"))
     args = parser.parse_args()
+    quiet.quiet_python_logs(0)
     top, left, size = (int(v) for v in args.crop.split(","))
     hr = image_io.read_image(args.image).rgb[top:top + size, left:left + size]
     lr = np.round(bicubic_downsample(hr[None] / 255.0, 4).numpy()[0] * 255).astype(np.uint8)
