@@ -107,8 +107,8 @@ def main():
         name = os.path.basename(os.path.normpath(hr_dir))
         out_dir = os.path.join(args.out, name)
         rows = run_set(hr_dir, out_dir, model, sampler, args.seed)
-        quality = evaluate_model(EvalSettings(model="folder:" + out_dir, hr_dir=(hr_dir,),
-                                              num_samples=1, json=out_dir + "_eval.json"))[name]
+        quality = evaluate_model(EvalSettings(model="folder:" + out_dir, hr_dir=(hr_dir,), num_samples=1,
+                                              lpips="alex", json=out_dir + "_eval.json"))[name]
         results["sets"][name] = {
             "per_image": rows, "quality": {k: v for k, v in quality.items()
                                            if k not in ("per_image", "skipped")},

@@ -1,6 +1,6 @@
 """One line saying what went wrong, for the programs' error messages and skip logs."""
 
-import tensorflow as tf
+import sys
 
 
 def one_line(error):
@@ -11,7 +11,8 @@ def one_line(error):
         >>> one_line(ValueError("No images in HR folder x"))
         'No images in HR folder x'
     """
-    if isinstance(error, tf.errors.OpError):
+    tf = sys.modules.get("tensorflow")  # a TensorFlow error exists only once it is imported
+    if tf is not None and isinstance(error, tf.errors.OpError):
         lines = [line.strip() for line in error.message.strip().splitlines() if line.strip()]
         for line in lines:
             if line.startswith("assertion failed: ["):

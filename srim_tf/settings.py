@@ -54,6 +54,20 @@ JITTER_MODES = ("fixed", "per_step")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 MIXED_PRECISIONS = ("off", "mixed_bfloat16", "mixed_float16")
 
+# Values of the programs that run a trained model (`cli/inference_settings.py`,
+# `cli/export.py`), here so that their flags and the code that acts on them share them
+# without importing TensorFlow.
+INFERENCE_PRECISIONS = ("float32", "bfloat16", "float16")  # Of sampling, evaluation, export.
+# Tile core in LR pixels of srim_sample and srim_eval (`inference/tiling.py`). 192, not 256:
+# as fast within the noise in float32 and bfloat16 (0.97x and 1.03x by turns), and float32
+# tiles take 0.36 GB less memory, which keeps srim_sample under 2 GB on a 3000x3000 input
+# with K = 3 (benchmarks/README.md).
+SAMPLING_TILE_SIZE = 192
+# LR tile side of a SavedModel's in-graph tiling (`serving/saved_model.py`): 128 (512 x 512
+# outputs) keeps a tile's activations near 0.1 GB at 48 channels (benchmarks/serving_memory.py).
+SERVING_TILE_SIZE = 128
+# num_samples is cast to int32 for the model, so a request's work bound must keep it below 2^31.
+MAX_REQUEST_PIXELS_LIMIT = 2 ** 31 - 1
 # The std map's scale (`inference/outputs.py`): a deviation across samples of this many grey
 # levels (or more) is white.
 STD_WHITE = 32
@@ -84,14 +98,6 @@ def setting(default, help, *, choices=None, minimum=None, maximum=None, finite=F
     if isinstance(default, (list, tuple)):
         return dataclasses.field(default_factory=lambda: tuple(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
-
-
-def redeclared(settings_class, name, default):
-    """The field `name` of `settings_class` with another default, its help and range kept:
-    for a program whose own default differs (srim_eval draws 10 samples, srim_sample 1)."""
-    field = next(f for f in dataclasses.fields(settings_class) if f.name == name)
-    meta = dict(field.metadata)
-    return setting(default, meta.pop("help"), **meta)
 
 
 def problem(field, value):

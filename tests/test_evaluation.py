@@ -1,6 +1,7 @@
 """srim_eval's conventions reproduce published figures; its outputs and errors."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -34,10 +35,14 @@ def _folder(tmp_path, rng, sizes):
 def test_evaluation_writes_json_and_csv_with_all_keys_for_a_model(trained_workdir, tmp_path, rng):
     folder = _folder(tmp_path, rng, [(34, 41), (32, 32)])
     json_path, csv_path = str(tmp_path / "r.json"), str(tmp_path / "r.csv")
-    with captured_stdout() as table:
-        results = evaluate_model(EvalSettings(model=trained_workdir, hr_dir=(folder,), num_samples=3,
-                                              json=json_path, csv=csv_path))
-    assert "Tiny" in table.getvalue() and "best_of_k_y_psnr" in table.getvalue()
+    with captured_stdout() as table:  # --thorough turns LPIPS on; a --num_samples given decides K
+        results = evaluate_model(EvalSettings(model=trained_workdir, hr_dir=(folder,), thorough=True,
+                                              num_samples=3, json=json_path, csv=csv_path))
+    header = table.getvalue().splitlines()[2].split()
+    assert header[:6] == ["set", "images", "Y-PSNR", "z=0", "mean", "of"] and "LPIPS" in header, header
+    assert "Tiny" in table.getvalue() and "best_of_k_y_psnr" not in table.getvalue()
+    wide = evaluation.table(results, 3, wide=True)
+    assert all(key in wide for key in evaluation.KEYS), wide
     with open(json_path) as f:
         report = json.load(f)["Tiny"]
     assert report == json.loads(json.dumps(results))["Tiny"]  # what it returns is what it wrote
@@ -49,6 +54,55 @@ def test_evaluation_writes_json_and_csv_with_all_keys_for_a_model(trained_workdi
     with open(csv_path) as f:
         lines = f.read().splitlines()
     assert lines[0].startswith("set,image,y_psnr") and len(lines) == 1 + 2 + 1
+
+
+def test_quick_by_default_thorough_one_flag_away_and_flags_given_decide():
+    quick, thorough = EvalSettings(hr_dir=("Set5",)), EvalSettings(hr_dir=("Set5",), thorough=True)
+    assert (quick.effective_num_samples, quick.effective_lpips) == (4, "none")
+    assert (thorough.effective_num_samples, thorough.effective_lpips) == (10, "auto")
+    given = EvalSettings(hr_dir=("Set5",), thorough=True, num_samples=2, lpips="vgg")
+    assert (given.effective_num_samples, given.effective_lpips) == (2, "vgg")
+    assert EvalSettings(hr_dir=("Set5",), lpips="alex").effective_num_samples == 4
+
+
+def _every_key(textured, flat):
+    """A set's means with every key of `KEYS` (stds in [0, 1]), as a model with LPIPS gives."""
+    result = {key: 0.5 for key in evaluation.KEYS}
+    result.update(diversity_std=0.0124, diversity_std_textured=textured, diversity_std_flat=flat,
+                  y_psnr=28.3308, zero_noise_y_psnr=28.406, bicubic_y_psnr=28.4306, lpips=0.1499)
+    return {**result, "per_image": [{}] * 5, "skipped": []}
+
+
+def test_the_printed_table_fits_100_columns_with_stds_in_grey_levels_and_wide_has_every_key():
+    results = {"Set5": _every_key(0.0241, 0.0052), "Urban100xx": _every_key(0.02, 0.01)}
+    short = evaluation.table(results, 10).splitlines()
+    assert max(len(line) for line in short) <= evaluation.SHORT_TABLE_COLUMNS, short
+    assert "grey levels (0-255)" in short[1] and "K = 10 samples" in short[0]
+    header, row = short[2], short[3].split()
+    assert header.split()[:7] == ["set", "images", "Y-PSNR", "z=0", "mean", "of", "10"]
+    # set, images, z = 0, mean, bicubic, SSIM, LPIPS, LPIPS div, LR-PSNR, std textured / flat
+    assert row == ["Set5", "5", "28.41", "28.33", "28.43", "0.5000", "0.150", "0.5", "0.5", "6.1", "/", "1.3"]
+    wide = evaluation.table(results, 10, wide=True).splitlines()
+    assert "grey levels" in wide[0] and wide[1].split()[1:] == list(evaluation.KEYS)
+    columns = dict(zip(wide[1].split(), wide[2].split()))
+    assert float(columns["diversity_std"]) == pytest.approx(255 * 0.0124, abs=1e-4)
+    assert float(columns["y_psnr"]) == pytest.approx(28.3308, abs=1e-4)
+
+
+def test_other_methods_carry_bicubics_y_psnr_beside_theirs(tmp_path, rng):
+    folder = _folder(tmp_path, rng, [(32, 36), (40, 40)])
+    sr = tmp_path / "sr"
+    sr.mkdir()
+    for i, shape in enumerate([(32, 36, 3), (40, 40, 3)]):
+        write_image(sr / f"im{i}.png", rng.integers(0, 256, shape, dtype=np.uint8))
+    bicubic = evaluation.evaluate("bicubic", [folder], show_progress=False)["Tiny"]
+    other = evaluation.evaluate(f"folder:{sr}", [folder], show_progress=False)["Tiny"]
+    assert "bicubic_y_psnr" not in bicubic  # its own y_psnr
+    assert [r["bicubic_y_psnr"] for r in other["per_image"]] == pytest.approx(
+        [r["y_psnr"] for r in bicubic["per_image"]], abs=1e-6)
+    assert other["y_psnr"] < other["bicubic_y_psnr"]  # noise against the truth
+    table = evaluation.table({"Tiny": other}).splitlines()
+    assert table[1].split() == ["set", "images", "Y-PSNR", "bicubic", "SSIM", "LR-PSNR"]
 
 
 def test_folder_method_matches_bicubic_outputs_and_refuses_mismatched_sizes(tmp_path, rng):
@@ -158,6 +212,9 @@ def test_rows_measured_before_a_crash_are_in_the_reports(tmp_path, rng, monkeypa
         measured.append(hr.shape)
         if len(measured) == 3:
             raise KeyboardInterrupt  # as a crash: nothing after it runs
+        # Images that take a while, as real ones do: a rewrite costing over a tenth of the
+        # time since the last is skipped, and these tiny ones are measured in milliseconds.
+        time.sleep(0.5)
         return measure(outputs, hr, lr, lpips_network)
 
     monkeypatch.setattr(evaluation, "_measure", crash_at_the_third)

@@ -5,7 +5,9 @@ import dataclasses
 import io
 import json
 import logging
+import os
 import re
+import subprocess
 import sys
 
 import numpy as np
@@ -17,6 +19,7 @@ from tqdm import tqdm
 
 from srim_tf.cli import quiet
 from tests.helpers import (
+    ROOT,
     TINY_TRAIN_FLAGS,
     check_command_lines,
     command_line_reports,
@@ -77,6 +80,43 @@ def test_training_and_export_print_no_tensorflow_banner_png_warnings_or_renames(
     assert export.returncode == 0, export.stderr[-3000:]
     assert not NOISE.search(export.stderr), export.stderr
     assert export.stdout.strip() == str(tmp_path / "export" / "1")
+
+
+# Runs a bin/ program in a fresh interpreter, then reports whether TensorFlow was imported.
+_WITHOUT_TENSORFLOW = """
+import runpy, sys
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit as exit:
+    code = exit.code
+print("TENSORFLOW_IMPORTED", "tensorflow" in sys.modules, "EXIT", code)
+"""
+
+
+@pytest.mark.parametrize("name, args, code, error", [
+    ("train", ["--help"], 0, None),
+    ("sample", ["--help"], 0, None),
+    ("eval", ["--help"], 0, None),
+    ("export", ["--help"], 0, None),
+    ("train", ["--workdir=w", "--hr_sise=32"], 2, "Unknown command line flag 'hr_sise'"),
+    ("train", ["--workdir=w", "--selection_patch=3", "--hr_size=32"], 2,
+     "--selection_patch must divide the LR patch size"),
+    ("sample", ["--input=x.png"], 2, "flag --output_dir=None: a value is required"),
+    ("eval", ["--hr_dir=x", "--num_samples=0"], 2, "must be an integer in [1, 1000]"),
+    ("eval", ["--hr_dir=x", "--table=tall"], 2, "value should be one of <short|wide>"),
+    ("export", ["--model=x"], 2, "Give one of --export_dir, --pretrained_dir and --tflite."),
+])
+def test_help_and_flag_errors_are_answered_without_importing_tensorflow(name, args, code, error, tmp_path):
+    result = subprocess.run([sys.executable, "-c", _WITHOUT_TENSORFLOW, os.path.join(ROOT, "bin", f"srim_{name}"),
+                             *args], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert f"TENSORFLOW_IMPORTED False EXIT {code}" in result.stdout, (result.stdout[-2000:], result.stderr[-2000:])
+    if error:
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"srim_{name}: error: ") and error in lines[0], lines
+    else:
+        assert "(default: " in result.stdout and not result.stderr, result.stderr
+    assert not os.listdir(tmp_path)  # nothing written (no workdir "w")
 
 
 def test_verbosity_flag_is_read_before_flag_parsing():

@@ -160,7 +160,7 @@ def test_eval_writes_json_and_csv_to_stdout_when_given_a_dash(tmp_path, hr_image
                                 json="-"))
     out = capsys.readouterr()
     assert json.loads(out.out)["Set"]["per_image"][0]["image"] == "baby.png"
-    assert "y_psnr" in out.err  # the table goes to stderr, so stdout is the report alone
+    assert "Y-PSNR" in out.err  # the table goes to stderr, so stdout is the report alone
     evaluate_model(EvalSettings(model="bicubic", hr_dir=(os.path.dirname(hr_image),), lpips="none",
                                 csv="-"))
     assert capsys.readouterr().out.splitlines()[1].startswith("Set,baby.png,")

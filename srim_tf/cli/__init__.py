@@ -7,10 +7,7 @@ generated from the declarations when the program runs (`settings_flags`), so imp
 program defines none. `inference_settings` holds what sampling, evaluation and export share,
 `runner` one-line errors and exit codes, `quiet` the start-up banner, `usage` --help,
 `output_names` srim_sample's file names.
+
+Importing a program imports no TensorFlow: its body does, when it runs, so `--help` and
+flag errors take a fraction of a second (tests/test_programs_cli.py).
 """
-
-# Importing this package imports TensorFlow with its start-up banner hidden (quiet.py),
-# before any program module imports it.
-from srim_tf.cli import quiet  # noqa: E402
-
-quiet.quiet_tensorflow_startup()

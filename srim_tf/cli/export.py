@@ -12,11 +12,7 @@ from absl import app, logging
 
 from srim_tf.cli import runner, settings_flags
 from srim_tf.cli.inference_settings import InferenceSettings, noise_scale_setting
-from srim_tf.model.loading import load_generator
-from srim_tf.model.pretrained import save_pretrained
-from srim_tf.serving import saved_model, tflite
-from srim_tf.serving.requests import MAX_REQUEST_PIXELS_LIMIT
-from srim_tf.settings import setting
+from srim_tf.settings import MAX_REQUEST_PIXELS_LIMIT, SERVING_TILE_SIZE, setting
 
 # Old names of srim_export's flags: --model was --workdir (it takes any model), and
 # --serving_tile_size --tile_size (srim_sample's --tile_size is another tile).
@@ -37,7 +33,7 @@ class ExportSettings(InferenceSettings):
         " sum of height x width for `encoded`): bounds a request's input and output.",
         minimum=1, maximum=MAX_REQUEST_PIXELS_LIMIT)
     serving_tile_size: int = setting(
-        saved_model.SERVING_TILE_SIZE, "LR tile side the signatures compute in, one tile at a time:"
+        SERVING_TILE_SIZE, "LR tile side the signatures compute in, one tile at a time:"
         " sets the model's peak memory per request, whatever the request's size. Was --tile_size.",
         minimum=1)
     pretrained_dir: Optional[str] = setting(
@@ -63,6 +59,10 @@ class ExportSettings(InferenceSettings):
 
 def export_model(settings):
     """srim_export's work: writes what `settings` names; returns the path written."""
+    from srim_tf.model.loading import load_generator
+    from srim_tf.model.pretrained import save_pretrained
+    from srim_tf.serving import saved_model, tflite
+
     loaded = load_generator(settings.model)
     if settings.pretrained_dir:
         save_pretrained(loaded.generator, loaded.config, settings.pretrained_dir, loaded.checkpoint)
@@ -80,8 +80,9 @@ def export_model(settings):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    values = settings_flags.flag_values_of(ExportSettings, RENAMED)
-    print(export_model(ExportSettings(**values)))
+    settings = ExportSettings(**settings_flags.flag_values_of(ExportSettings, RENAMED))
+    runner.start_tensorflow()
+    print(export_model(settings))
 
 
 def run():

@@ -10,9 +10,7 @@ import dataclasses
 from typing import Optional
 
 from srim_tf.checks import MAX_NOISE_SCALE
-from srim_tf.inference import consistency, tiling
-from srim_tf.model.precision import INFERENCE_PRECISIONS
-from srim_tf.settings import Declared, setting
+from srim_tf.settings import INFERENCE_PRECISIONS, SAMPLING_TILE_SIZE, Declared, setting
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +31,8 @@ class InferenceSettings(Declared):
     @property
     def consistency_iterations(self):
         """Back-projection passes `consistency` asks for (0: off)."""
+        from srim_tf.inference import consistency  # imports TensorFlow: not before a run
+
         return consistency.DEFAULT_ITERATIONS if self.consistency else 0
 
 
@@ -45,7 +45,7 @@ MAX_SAMPLES = 1000
 class SamplingSettings(InferenceSettings):
     num_samples: int = setting(1, "Samples per image (K).", minimum=1, maximum=MAX_SAMPLES)
     seed: int = setting(0, "Noise seed: the same seed gives the same samples.")
-    tile_size: int = setting(tiling.SAMPLING_TILE_SIZE, "Tile size in LR pixels (0: whole image"
+    tile_size: int = setting(SAMPLING_TILE_SIZE, "Tile size in LR pixels (0: whole image"
                              " at once).", minimum=0)
 
 

@@ -3,20 +3,34 @@
 Exit status 2: the command line is wrong (a flag value, a missing flag); 1: the run failed
 (a file that cannot be read, a damaged model, a loss that became NaN). Programming errors
 keep their traceback.
+
+Nothing here imports TensorFlow: `--help` and a bad flag are answered in a fraction of a
+second. A program's `main` calls `start_tensorflow` once its settings are read.
 """
 
 import os
 import signal
 import sys
 
-import tensorflow as tf
 from absl import app, flags
 
 from srim_tf import errors
 from srim_tf.cli import quiet, usage
 
-# Errors our code raises for bad input, files or environments; each carries a message.
-FAILURES = (ValueError, OSError, FloatingPointError, tf.errors.OpError)
+
+def is_failure(error):
+    """Whether `error` is one our code raises for bad input, files or environments (each
+    carries a message), not a programming error."""
+    if isinstance(error, (ValueError, OSError, FloatingPointError)):
+        return True
+    tf = sys.modules.get("tensorflow")  # a TensorFlow error exists only once it is imported
+    return tf is not None and isinstance(error, tf.errors.OpError)
+
+
+def start_tensorflow():
+    """Imports TensorFlow with its start-up banner hidden (`quiet.py`): a program's `main`
+    calls it after reading its settings, before its body imports TensorFlow."""
+    quiet.quiet_tensorflow_startup()
 
 
 class CommandLineError(ValueError):
@@ -76,7 +90,9 @@ def run(main):
             return main(argv)
         except (app.UsageError, CommandLineError) as error:
             fail(2, str(error))
-        except FAILURES as error:
+        except Exception as error:
+            if not is_failure(error):
+                raise
             fail(1, errors.one_line(error))
 
     app.run(guarded, flags_parser=parse_flags)

@@ -16,18 +16,12 @@ import sys
 from typing import Optional, Tuple
 
 import numpy as np
-import tensorflow as tf
 from absl import app, logging
-from tqdm import tqdm
 
-from srim_tf import errors, safe_files
+from srim_tf import errors, progress, safe_files
 from srim_tf.cli import output_names, runner, settings_flags
 from srim_tf.cli.inference_settings import SamplingSettings, noise_scale_setting
-from srim_tf.data import image_io
 from srim_tf.folder_lock import FolderLock
-from srim_tf.inference import output_files, outputs, tiling
-from srim_tf.inference.samplers import load_sampler
-from srim_tf.model.generator import SCALE
 from srim_tf.settings import STD_WHITE, setting
 
 
@@ -54,6 +48,10 @@ def process(settings, sampler, path, stem, inputs):
     only once complete (renamed from `.partial-<name>`); if the work fails midway, the partial
     files are removed and none of this input's outputs appear.
     """
+    from srim_tf.data import image_io
+    from srim_tf.inference import output_files, outputs, tiling
+    from srim_tf.model.generator import SCALE
+
     image = image_io.read_image(path)
     num_samples, output_dir = settings.num_samples, settings.output_dir
     samples = [os.path.join(output_dir, output_files.sample_name(stem, k)) for k in range(num_samples)]
@@ -95,6 +93,10 @@ def process(settings, sampler, path, stem, inputs):
 def sample_images(settings):
     """srim_sample's work: writes every input's outputs; returns `(written, failed)` lists of
     input paths. An input the model refuses is logged and skipped; the others go on."""
+    import tensorflow as tf
+
+    from srim_tf.data import image_io
+
     for item in settings.input:  # Files named outright: checked before the model loads.
         if not os.path.isdir(item) and not image_io.is_pattern(item):
             try:
@@ -125,7 +127,7 @@ def sample_images(settings):
             safe_files.remove_abandoned(folder)  # what a killed run left
         inputs = {os.path.realpath(p) for p in paths}
         written, failed, files = [], [], 0
-        for path in tqdm(paths, unit="image"):
+        for path in progress.bar(paths, unit="image"):
             try:
                 files += len(process(settings, sampler, path, stems[path], inputs))
                 written.append(path)
@@ -141,6 +143,13 @@ def sample_images(settings):
     return written, failed
 
 
+def load_sampler(model, **options):
+    """`inference.samplers.load_sampler`, imported when a model is loaded (it imports TensorFlow)."""
+    from srim_tf.inference.samplers import load_sampler as load
+
+    return load(model, **options)
+
+
 def _plural(count):
     return "" if count == 1 else "s"
 
@@ -148,7 +157,9 @@ def _plural(count):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    _, failed = sample_images(SampleSettings(**settings_flags.flag_values_of(SampleSettings)))
+    settings = SampleSettings(**settings_flags.flag_values_of(SampleSettings))
+    runner.start_tensorflow()
+    _, failed = sample_images(settings)
     if failed:
         sys.exit(1)
 

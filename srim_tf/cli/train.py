@@ -13,8 +13,6 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    from srim_tf.training.loop import train_and_evaluate
-
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}. Flags take the form --name=value.")
     logging.set_verbosity(logging.INFO)
@@ -22,6 +20,9 @@ def main(argv):
         settings = settings_flags.run_settings()
     except ValueError as error:
         raise app.UsageError(str(error)) from error
+    runner.start_tensorflow()
+    from srim_tf.training.loop import train_and_evaluate
+
     results = train_and_evaluate(settings, FLAGS.workdir)
     if results:
         logging.info("Finished: %s", ", ".join(f"{k}={v:.4g}" for k, v in sorted(results.items())))

@@ -16,7 +16,7 @@ def help_text(module_name):
     module = sys.modules[module_name]
     flag_lines = [line for line in flags.FLAGS.module_help(module_name).splitlines()
                   if line.strip() and line != f"{module_name}:"]
-    return "\n".join([module.__doc__.strip(), "", "Flags (absl's and TensorFlow's own: --helpfull):",
+    return "\n".join([module.__doc__.strip(), "", "Flags (absl's own: --helpfull):",
                       *flag_lines])
 
 

@@ -13,9 +13,8 @@ import os
 import numpy as np
 import tensorflow as tf
 from absl import logging
-from tqdm import tqdm
 
-from srim_tf import errors
+from srim_tf import errors, progress
 from srim_tf.data.image_io import expand_inputs, read_image
 from srim_tf.data.resize import bicubic_downsample, bicubic_upsample
 from srim_tf.evaluation import metrics
@@ -32,7 +31,12 @@ MIN_SIZE = -(-(2 * BORDER + SSIM_WINDOW) // SCALE) * SCALE
 KEYS = ("y_psnr", "y_ssim", "rgb_psnr", "lr_psnr", "zero_noise_y_psnr", "best_of_k_y_psnr",
         "worst_of_k_y_psnr", "diversity_std", "diversity_std_textured", "diversity_std_flat",
         "diversity_score", "hf_ratio", "zero_noise_hf_ratio", "lpips", "zero_noise_lpips",
-        "lpips_diversity")
+        "lpips_diversity", "bicubic_y_psnr")
+# Stds, in [0, 1] units in the results (--json, --csv); the printed tables show grey levels.
+STD_KEYS = ("diversity_std", "diversity_std_textured", "diversity_std_flat")
+GREY_LEVELS = 255
+# Widest line of the short table (set names up to 10 characters).
+SHORT_TABLE_COLUMNS = 100
 
 
 def _float(images):
@@ -102,9 +106,11 @@ def evaluate_image(method: "str | Sampler", path, num_samples=10, seed=0, tile_s
         raise ValueError("a srim_sample output, not ground truth (named <name>_x4_s<k>.png,"
                          " _sheet or _std, or marked by srim_sample); move it out of the --hr_dir")
     hr, lr, grey = hr_and_lr(path)
+    bicubic = np.round(bicubic_upsample(_float(lr[None]), SCALE).numpy() * 255).astype(np.uint8)
     if method == "bicubic":
-        up = bicubic_upsample(_float(lr[None]), SCALE).numpy()
-        return _measure(np.round(up * 255).astype(np.uint8), hr, lr, lpips_network)
+        return _measure(bicubic, hr, lr, lpips_network)
+    # The baseline beside every other method's figures (the method "bicubic" is its own).
+    baseline = {"bicubic_y_psnr": float(metrics.y_psnr(_float(bicubic), _float(hr[None]), BORDER)[0])}
     if isinstance(method, str) and method.startswith("folder:"):
         candidates = [os.path.join(method[len("folder:"):], relative_path or os.path.basename(path))]
         sr, _ = _load_hr(candidates[0]) if os.path.isfile(candidates[0]) else (None, None)
@@ -114,7 +120,7 @@ def evaluate_image(method: "str | Sampler", path, num_samples=10, seed=0, tile_s
             raise ValueError(f"Size mismatch: {candidates[0]} is {sr.shape[1]}x{sr.shape[0]}x"
                              f"{sr.shape[2]} but {path} (cropped to a multiple of {SCALE}) is"
                              f" {hr.shape[1]}x{hr.shape[0]}x{hr.shape[2]}")
-        return _measure(sr[None], hr, lr, lpips_network)
+        return {**_measure(sr[None], hr, lr, lpips_network), **baseline}
     rgb_lr = np.repeat(lr, 3, axis=-1) if grey else lr
     samples = super_resolve_image(method, rgb_lr, num_samples, seed, 1.0, tile_size)
     zero = super_resolve_image(method, rgb_lr, 1, seed, 0.0, tile_size)
@@ -126,7 +132,7 @@ def evaluate_image(method: "str | Sampler", path, num_samples=10, seed=0, tile_s
     values["zero_noise_hf_ratio"] = zero_values["hf_ratio"]
     if "lpips" in zero_values:
         values["zero_noise_lpips"] = zero_values["lpips"]
-    return values
+    return {**values, **baseline}
 
 
 def evaluate(method: "str | Sampler", hr_dirs, num_samples=10, seed=0, tile_size=SAMPLING_TILE_SIZE,
@@ -163,7 +169,7 @@ def evaluate(method: "str | Sampler", hr_dirs, num_samples=10, seed=0, tile_size
         if names.count(name) > 1:
             name = os.path.normpath(hr_dir)
         per_image, skipped = measured[name] = [], []
-        for path in tqdm(paths, desc=name, disable=not show_progress, unit="image"):
+        for path in progress.bar(paths, desc=name, disable=not show_progress, unit="image"):
             try:
                 values = evaluate_image(method, path, num_samples, seed, tile_size, lpips_network,
                                         os.path.relpath(path, hr_dir))
@@ -202,18 +208,70 @@ def _results(measured):
     return results
 
 
-def table(results):
-    """A plain-text table of the per-set means."""
-    keys = [k for k in KEYS if any(k in r for r in results.values())]
-    widths = [max(12, len(k) + 2) for k in keys]
-    lines = ["set".ljust(10) + "".join(k.rjust(w) for k, w in zip(keys, widths))]
-    for name, result in results.items():
-        lines.append(name.ljust(10) + "".join(
-            (f"{result[k]:.4f}" if k in result else "-").rjust(w) for k, w in zip(keys, widths)))
+def table(results, num_samples=None, wide=False):
+    """The printed table of the per-set means, then the skipped images.
+
+    Short (the default): the key metrics, one column each, in at most `SHORT_TABLE_COLUMNS`
+    characters; `wide`: every key of `KEYS` the results hold, named as in --json and --csv.
+    Both show stds in grey levels (0-255), as the README quotes them, and say so above.
+    `num_samples` (K) names the mean of samples' column.
+    """
+    lines = _wide_table(results) if wide else _short_table(results, num_samples)
     for name, result in results.items():
         for record in result.get("skipped", []):
             lines.append(f"{name}: skipped {record['image']}: {record['error']}")
     return "\n".join(lines)
+
+
+def _printed(key, value):
+    return value * GREY_LEVELS if key in STD_KEYS else value
+
+
+def _short_table(results, num_samples):
+    def has(key):
+        return any(key in result for result in results.values())
+
+    def value(key, spec):
+        return lambda r: format(_printed(key, r[key]), spec) if key in r else "-"
+
+    stochastic = has("zero_noise_y_psnr")
+    samples = f"mean of {num_samples}" if num_samples else "mean"
+    columns = [("images", lambda r: str(len(r["per_image"])))]  # (header, text of a result)
+    if stochastic:
+        columns += [("Y-PSNR z=0", value("zero_noise_y_psnr", ".2f")), (samples, value("y_psnr", ".2f"))]
+    else:
+        columns.append(("Y-PSNR", value("y_psnr", ".2f")))
+    columns += [(header, value(key, spec)) for header, key, spec in (
+        ("bicubic", "bicubic_y_psnr", ".2f"), ("SSIM", "y_ssim", ".4f"), ("LPIPS", "lpips", ".3f"),
+        ("LPIPS div", "lpips_diversity", ".1f"), ("LR-PSNR", "lr_psnr", ".1f")) if has(key)]
+    if has("diversity_std_textured"):
+        columns.append(("std tex/flat", lambda r: (
+            f"{_printed('diversity_std_textured', r['diversity_std_textured']):.1f} /"
+            f" {_printed('diversity_std_flat', r['diversity_std_flat']):.1f}")
+            if "diversity_std_textured" in r else "-"))
+    caption = ["Means per set" + (f", K = {num_samples} samples per image" if stochastic and num_samples else "")
+               + ". Y-PSNR (luma) and LR-PSNR in dB. All metrics: --table=wide."]
+    if has("diversity_std_textured"):
+        caption.append("std tex/flat: the samples' per-pixel std where the truth is textured / flat,"
+                       " in grey levels (0-255).")
+    rows = [["set", *(header for header, _ in columns)]]
+    rows += [[name, *(text(result) for _, text in columns)] for name, result in results.items()]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return caption + ["  ".join([row[0].ljust(widths[0])] + [cell.rjust(w) for cell, w in zip(row[1:], widths[1:])])
+                      for row in rows]
+
+
+def _wide_table(results):
+    keys = [k for k in KEYS if any(k in r for r in results.values())]
+    widths = [max(12, len(k) + 2) for k in keys]
+    first = max([10, *(len(name) for name in results)])
+    stds = "; stds (diversity_std*) in grey levels (0-255), there in [0, 1]" if set(STD_KEYS) & set(keys) else ""
+    lines = [f"Means per set, named as in --json and --csv{stds}.",
+             "set".ljust(first) + "".join(k.rjust(w) for k, w in zip(keys, widths))]
+    for name, result in results.items():
+        lines.append(name.ljust(first) + "".join(
+            (f"{_printed(k, result[k]):.4f}" if k in result else "-").rjust(w) for k, w in zip(keys, widths)))
+    return lines
 
 
 def csv_rows(results):

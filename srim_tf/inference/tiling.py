@@ -18,13 +18,7 @@ import numpy as np
 
 from srim_tf.inference.samplers import Sampler
 from srim_tf.model.generator import SCALE
-
-# Tile core in LR pixels of srim_sample and srim_eval (a SavedModel's in-graph tile is
-# `saved_model.SERVING_TILE_SIZE`). 192, not 256: as fast within the noise in float32 and
-# bfloat16 (0.97x and 1.03x by turns), and float32 tiles take 0.36 GB less memory, which
-# keeps srim_sample under 2 GB on a 3000x3000 input with K = 3 (benchmarks/README.md).
-SAMPLING_TILE_SIZE = 192
-
+from srim_tf.settings import SAMPLING_TILE_SIZE  # the default tile core (why 192: settings.py)
 
 # Most memory one image's sampling may take at once (`sampling_bytes`): beyond it, a request
 # is refused before any work, in one line, rather than failing deep in numpy or TensorFlow.

@@ -13,8 +13,8 @@ policies, which replica threads of a distribution strategy share, are never chan
 import tensorflow as tf
 
 from srim_tf import checks
+from srim_tf.settings import INFERENCE_PRECISIONS
 
-INFERENCE_PRECISIONS = ("float32", "bfloat16", "float16")  # Of sampling, evaluation, export.
 _POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16",
              "off": "float32", "mixed_bfloat16": "mixed_bfloat16", "mixed_float16": "mixed_float16"}
 

@@ -15,9 +15,7 @@ import math
 import tensorflow as tf
 
 from srim_tf.checks import MAX_NOISE_SCALE
-
-# num_samples is cast to int32 for the model, so the work bound must keep it below 2^31.
-MAX_REQUEST_PIXELS_LIMIT = 2 ** 31 - 1
+from srim_tf.settings import MAX_REQUEST_PIXELS_LIMIT
 
 
 def check_export_bounds(noise_scale, max_input_pixels, max_request_pixels):

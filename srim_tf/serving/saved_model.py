@@ -29,12 +29,9 @@ from srim_tf.inference.graph_tiling import tiled_super_resolve
 from srim_tf.model.precision import INFERENCE_PRECISIONS, in_precision
 from srim_tf.serving import requests
 from srim_tf.serving.image_headers import declared_sizes
+from srim_tf.settings import SERVING_TILE_SIZE  # the in-graph tile side (why 128: settings.py)
 
 _IMAGES = tf.TensorSpec(None, tf.uint8, name="images")
-# LR tile side of the signatures' in-graph tiling (not srim_sample's, `SAMPLING_TILE_SIZE`):
-# 128 (512 x 512 outputs) keeps a tile's activations near 0.1 GB at 48 channels
-# (benchmarks/serving_memory.py).
-SERVING_TILE_SIZE = 128
 
 
 class ServingModule(tf.Module):

@@ -21,13 +21,13 @@ import time
 import keras
 import tensorflow as tf
 from absl import logging
-from tqdm import tqdm
 
 from srim_tf.data import datasets
 from srim_tf.data.resize import bicubic_upsample
 from srim_tf.evaluation import metrics
 from srim_tf.model import checkpoints
 from srim_tf.model.loading import load_generator
+from srim_tf.progress import bar as progress_bar
 from srim_tf.settings import RunSettings
 from srim_tf.training import build, summaries
 from srim_tf.training.code_pool import CodePool
@@ -215,8 +215,8 @@ class _Run:
         train_function = _make_train_function(self.model, self.strategy, settings.jit_compile)
         logs, window_start, window_steps = {}, time.perf_counter(), 0
         step = self.step
-        progress = tqdm(total=settings.train_steps, initial=step, unit="step",
-                        disable=not self.chief, dynamic_ncols=True)
+        progress = progress_bar(total=settings.train_steps, initial=step, unit="step",
+                                disable=not self.chief)
         refilled_at, gone_before = None, 0
         while step < settings.train_steps:
             if pool is not None and refilled_at != step and (
@@ -240,8 +240,8 @@ class _Run:
                 logging.info("Loss scaling skipped an update at step %d (gradients overflowed).", step)
                 continue
             window_steps += 1
-            progress.update(step - previous)
             progress.set_postfix(loss=f"{loss:.4g}", psnr=f"{float(logs['chosen_y_psnr']):.2f}")
+            progress.update(step - previous)  # after: a log line carries this step's values
             last = step == settings.train_steps
             if step % settings.summary_every == 0 or last:
                 seconds = time.perf_counter() - window_start
