@@ -32,7 +32,8 @@ setup(
     extras_require={
         # LiteRT runs the .tflite export in tests/test_tflite.py (tf.lite.Interpreter is deprecated).
         "test": ["pytest>=7", "pytest-xdist>=3", "ruff>=0.6", "ai-edge-litert>=2.3,<3"],
-        # The same-run PyTorch peer of benchmarks/peer.py (benchmarks only; never imported by srim_tf).
+        # The PyTorch peer of benchmarks/peer.py (benchmarks only; never imported by srim_tf). PyPI's
+        # torch is a CUDA build with triton; it runs on CPUs too, in a process without TensorFlow.
         "peer": ["torch>=2.1"],
         # Real-ESRGAN x4plus on the CPU for benchmarks/realesrgan.py (never imported by srim_tf);
         # it links libvulkan1 and libomp5 (apt).

