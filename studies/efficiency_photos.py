@@ -36,6 +36,9 @@ ARMS = {
     "no_anchor": ("- the z = 0 loss", ["--zero_code_loss_weight=0"]),
     "more_codes": ("+ 48 + 48 codes per pool image (12 + 12 today)",
                    ["--num_lower_samples=48", "--num_upper_samples=48", "--sample_chunk=12"]),
+    "lr_loss": ("+ L1 between the output's 4x downsample and the LR", ["--lr_loss_weight=50"]),
+    "combined": ("rejection 0.1 - z = 0 loss + LR loss",
+                 ["--rejection_ratio=0.1", "--zero_code_loss_weight=0", "--lr_loss_weight=50"]),
 }
 KEYS = ("lpips", "zero_noise_lpips", "lpips_diversity", "hf_ratio", "lr_psnr", "y_psnr",
         "worst_of_k_y_psnr", "diversity_std_textured", "diversity_std_flat")
