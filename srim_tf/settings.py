@@ -37,6 +37,20 @@ from absl import logging
 # Accepted values shared by the settings and the code that acts on them.
 HR_MODES = ("crop", "resize")
 DEGRADATIONS = ("blur", "jpeg", "noise")
+# Fixed LR degradations for evaluation (srim_eval --lr_degradation): Gaussian blur sigma in LR
+# pixels, noise sigma in grey levels, JPEG quality; applied in that order, as a camera and a
+# web upload do. "photo": a phone photograph shared online, softer than it looks, a little
+# sensor noise, saved at a web site's usual quality.
+LR_DEGRADATION_LEVELS = {"none": None, "photo": {"blur": 1.0, "noise": 4.0, "jpeg": 75}}
+
+
+def described_lr_degradation(level):
+    """A level of `LR_DEGRADATION_LEVELS` in words, for help texts and tables."""
+    levels = LR_DEGRADATION_LEVELS[level]
+    if levels is None:
+        return "the clean bicubic LR"
+    return (f"blur sigma {levels['blur']} LR pixels, then noise sigma {levels['noise']} grey"
+            f" levels, then JPEG quality {levels['jpeg']}")
 NORMALIZATIONS = ("weight", "batch", "none")
 ACTIVATIONS = ("leaky_relu", "relu")
 STAGE_OUTPUTS = ("sigmoid", "residual")
@@ -310,8 +324,9 @@ class ImleSettings(Declared):
         0.0, "Extra loss on the z = 0 output, so noise_scale=0 gives a good deterministic image"
         " (not in the paper; 0 there).", minimum=0, finite=True)
     lr_loss_weight: float = setting(
-        0.0, "Extra L1 loss between the output's bicubic 4x downsample and the LR input, so"
-        " samples keep the input's colours without back-projection (not in the paper).",
+        0.0, "Extra L1 loss between the output's bicubic 4x downsample and the target's (the"
+        " clean LR, also under --degradations), so samples keep the input's colours without"
+        " back-projection (not in the paper).",
         minimum=0, finite=True)
     code_jitter: float = setting(0.1, "Std of the Gaussian jitter added to chosen codes"
                                  " (authors: 0.1).", minimum=0, finite=True)

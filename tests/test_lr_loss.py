@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from srim_tf.data.resize import bicubic_downsample
 from srim_tf.settings import ImleSettings
 from srim_tf.training.distances import Distance
 from srim_tf.training.imle import SRIM, lr_loss
@@ -42,7 +43,15 @@ def test_a_step_adds_it_with_its_weight(triple):
     z_lo, z_up = (tf.random.stateless_normal(s, [1, 2]) for s in generator.noise_shapes(3, 8, 8))
     plain, out = model(0.0).step_loss(lr, mid, hr, z_lo, z_up, training=False)
     weighted, _ = model(2.5).step_loss(lr, mid, hr, z_lo, z_up, training=False)
-    expected = plain + 2.5 * tf.reduce_mean(lr_loss(out, lr))
-    assert float(weighted) == pytest.approx(float(expected), rel=1e-5)
+    # The reference is the target's own LR (unrounded), not the input: under --degradations
+    # the input is degraded, as here darkened.
+    clean_lr = bicubic_downsample(hr, 4, quantize=False)
+    for given_lr in (lr, tf.clip_by_value(lr - 0.2, 0.0, 1.0)):
+        plain, out = model(0.0).step_loss(given_lr, mid, hr, z_lo, z_up, training=False)
+        weighted, _ = model(2.5).step_loss(given_lr, mid, hr, z_lo, z_up, training=False)
+        expected = plain + 2.5 * tf.reduce_mean(lr_loss(out, clean_lr))
+        assert float(weighted) == pytest.approx(float(expected), rel=1e-5)
+    against_input = plain + 2.5 * tf.reduce_mean(lr_loss(out, given_lr))
+    assert float(weighted) != pytest.approx(float(against_input), rel=1e-3)
     with pytest.raises(ValueError, match="--lr_loss_weight must be a finite number >= 0"):
         tiny_config(lr_loss_weight=-1.0)

@@ -50,3 +50,15 @@ def test_outputs_start_from_srim_evals_lr_and_are_measured_as_a_folder(tmp_path,
     measured = results["hr"]
     # Both read back: a grey output written as RGB, or a size off the cropped HR, is skipped.
     assert not measured["skipped"] and len(measured["per_image"]) == 2
+
+
+def test_with_a_degradation_it_upscales_the_lr_srim_eval_gives_models(tmp_path, rng):
+    from srim_tf.data.degradations import degrade_for_evaluation
+
+    hr_dir = tmp_path / "hr"
+    (hr_dir / "sub").mkdir(parents=True)
+    path = write_image(str(hr_dir / "sub" / "photo.png"), smooth_photo(rng, 40, 48))
+    _, clean, _ = evaluate.hr_and_lr(path)
+    lr, grey = _benchmark().evaluation_lr(path, str(hr_dir), "photo")
+    np.testing.assert_array_equal(lr, degrade_for_evaluation(clean, "photo", os.path.join("sub", "photo.png")))
+    assert not grey and np.any(lr != clean)

@@ -19,7 +19,7 @@ from absl import logging
 from srim_tf import safe_files
 from srim_tf.cli import runner, settings_flags
 from srim_tf.cli.inference_settings import MAX_SAMPLES, SamplingSettings
-from srim_tf.settings import setting
+from srim_tf.settings import LR_DEGRADATION_LEVELS, described_lr_degradation, setting
 
 # --json / --csv value that means standard output.
 STDOUT = "-"
@@ -53,6 +53,11 @@ class EvalSettings(SamplingSettings):
     thorough: bool = setting(
         False, f"Measure as the README's tables do: {THOROUGH['num_samples']} samples per image and"
         f" LPIPS (--lpips={THOROUGH['lpips']}). --num_samples and --lpips, when given, still decide.")
+    lr_degradation: str = setting(
+        "none", "Degrade the LR the model sees at a fixed level, as photographs come: "
+        + "; ".join(f"{level}: {described_lr_degradation(level)}" for level in LR_DEGRADATION_LEVELS)
+        + ". Each image's noise is fixed by its name; LR-PSNR still compares with the clean LR.",
+        choices=tuple(LR_DEGRADATION_LEVELS))
     table: str = setting("short", "The printed table: short (the key metrics, in 100 columns) or"
                          " wide (every metric of --json and --csv).", choices=("short", "wide"))
 
@@ -82,7 +87,7 @@ def evaluate_model(settings):
     num_samples = settings.effective_num_samples
     results = evaluate.evaluate(method, list(settings.hr_dir), num_samples, settings.seed,
                                 settings.tile_size, lpips_network=_lpips_network(settings.effective_lpips),
-                                on_image=reports.update)
+                                on_image=reports.update, lr_degradation=settings.lr_degradation)
     # A report on stdout is stdout's only content: the table goes to stderr then.
     on_stdout = any(_is_stdout(path) for path in (settings.json, settings.csv) if path)
     print(evaluate.table(results, num_samples, wide=settings.table == "wide"),

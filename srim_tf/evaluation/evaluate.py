@@ -6,6 +6,9 @@ bits; outputs rounded to 8 bits; PSNR/SSIM on luma (grey images on their grey le
 three channels), its diversity score and LR-PSNR as NTIRE 2021 "Learning the SR space"
 measures them. Methods: "bicubic", a sampler (see `inference/samplers.py`), or
 "folder:PATH" of ready-made SR images named like the HR images.
+
+With an LR degradation (`LR_DEGRADATION_LEVELS`: a photograph as it comes), methods see the
+degraded LR; LR-PSNR still compares with the clean LR, as the content to keep.
 """
 
 import os
@@ -15,6 +18,7 @@ import tensorflow as tf
 from absl import logging
 
 from srim_tf import errors, progress
+from srim_tf.data.degradations import degrade_for_evaluation
 from srim_tf.data.image_io import expand_inputs, read_image
 from srim_tf.data.resize import bicubic_downsample, bicubic_upsample
 from srim_tf.evaluation import metrics
@@ -23,6 +27,7 @@ from srim_tf.inference.outputs import to_grey
 from srim_tf.inference.samplers import Sampler
 from srim_tf.inference.tiling import SAMPLING_TILE_SIZE, super_resolve_image
 from srim_tf.model.generator import SCALE
+from srim_tf.settings import described_lr_degradation
 
 BORDER = SCALE
 SSIM_WINDOW = 11
@@ -98,15 +103,17 @@ def _measure(outputs, hr, lr, lpips_network=None):
 
 
 def evaluate_image(method: "str | Sampler", path, num_samples=10, seed=0, tile_size=SAMPLING_TILE_SIZE,
-                   lpips_network=None, relative_path=None):
+                   lpips_network=None, relative_path=None, lr_degradation="none"):
     """Metrics of one HR image for `method` ("bicubic", "folder:PATH" or a sampler); LPIPS
     ones when `lpips_network` (an `lpips.LPIPS`) is given. "folder:PATH" reads the SR image
-    at `relative_path` (the HR image's path inside its --hr_dir; default: its name) in PATH."""
+    at `relative_path` (the HR image's path inside its --hr_dir; default: its name) in PATH.
+    `lr_degradation`: a level of `LR_DEGRADATION_LEVELS` applied to the LR the method sees."""
     if output_files.is_sample_output(path):
         raise ValueError("a srim_sample output, not ground truth (named <name>_x4_s<k>.png,"
                          " _sheet or _std, or marked by srim_sample); move it out of the --hr_dir")
     hr, lr, grey = hr_and_lr(path)
-    bicubic = np.round(bicubic_upsample(_float(lr[None]), SCALE).numpy() * 255).astype(np.uint8)
+    seen = degrade_for_evaluation(lr, lr_degradation, relative_path or os.path.basename(path))
+    bicubic = np.round(bicubic_upsample(_float(seen[None]), SCALE).numpy() * 255).astype(np.uint8)
     if method == "bicubic":
         return _measure(bicubic, hr, lr, lpips_network)
     # The baseline beside every other method's figures (the method "bicubic" is its own).
@@ -121,7 +128,7 @@ def evaluate_image(method: "str | Sampler", path, num_samples=10, seed=0, tile_s
                              f"{sr.shape[2]} but {path} (cropped to a multiple of {SCALE}) is"
                              f" {hr.shape[1]}x{hr.shape[0]}x{hr.shape[2]}")
         return {**_measure(sr[None], hr, lr, lpips_network), **baseline}
-    rgb_lr = np.repeat(lr, 3, axis=-1) if grey else lr
+    rgb_lr = np.repeat(seen, 3, axis=-1) if grey else seen
     samples = super_resolve_image(method, rgb_lr, num_samples, seed, 1.0, tile_size)
     zero = super_resolve_image(method, rgb_lr, 1, seed, 0.0, tile_size)
     if grey:
@@ -136,8 +143,9 @@ def evaluate_image(method: "str | Sampler", path, num_samples=10, seed=0, tile_s
 
 
 def evaluate(method: "str | Sampler", hr_dirs, num_samples=10, seed=0, tile_size=SAMPLING_TILE_SIZE,
-             show_progress=True, lpips_network=None, on_image=None):
-    """Evaluates every image of every HR folder (LPIPS too when `lpips_network` is given).
+             show_progress=True, lpips_network=None, on_image=None, lr_degradation="none"):
+    """Evaluates every image of every HR folder (LPIPS too when `lpips_network` is given),
+    the methods given LR degraded at `lr_degradation` (`evaluate_image`).
 
     An image that cannot be read or measured (a broken file, too small, no matching SR
     image) is skipped, named with its reason, and the run goes on; means are over the
@@ -172,7 +180,7 @@ def evaluate(method: "str | Sampler", hr_dirs, num_samples=10, seed=0, tile_size
         for path in progress.bar(paths, desc=name, disable=not show_progress, unit="image"):
             try:
                 values = evaluate_image(method, path, num_samples, seed, tile_size, lpips_network,
-                                        os.path.relpath(path, hr_dir))
+                                        os.path.relpath(path, hr_dir), lr_degradation)
             except (MemoryError, ValueError, tf.errors.OpError) as error:
                 if isinstance(error, MemoryError) and isinstance(method, str):
                     reason = "not enough memory to measure this image"  # one output
@@ -188,8 +196,8 @@ def evaluate(method: "str | Sampler", hr_dirs, num_samples=10, seed=0, tile_size
             else:
                 per_image.append({"image": os.path.relpath(path, hr_dir), **values})
             if on_image is not None:
-                on_image(lambda: _results(measured))
-    results = _results(measured)
+                on_image(lambda: _results(measured, lr_degradation))
+    results = _results(measured, lr_degradation)
     if not any(result["per_image"] for result in results.values()):
         raise ValueError("No image could be measured: " + "; ".join(
             f"{record['image']}: {record['error']}" for result in results.values()
@@ -197,14 +205,16 @@ def evaluate(method: "str | Sampler", hr_dirs, num_samples=10, seed=0, tile_size
     return results
 
 
-def _results(measured):
+def _results(measured, lr_degradation):
     """`evaluate`'s results of `{set name: (per_image, skipped)}`: each set's means over the
-    images that have each value (LPIPS skips images below its minimum size)."""
+    images that have each value (LPIPS skips images below its minimum size), and the LR
+    degradation the methods saw."""
     results = {}
     for name, (per_image, skipped) in measured.items():
         means = {key: float(np.mean([p[key] for p in per_image if key in p])) for key in KEYS
                  if any(key in p for p in per_image)}
-        results[name] = {**means, "per_image": list(per_image), "skipped": list(skipped)}
+        results[name] = {**means, "lr_degradation": lr_degradation, "per_image": list(per_image),
+                         "skipped": list(skipped)}
     return results
 
 
@@ -217,6 +227,10 @@ def table(results, num_samples=None, wide=False):
     `num_samples` (K) names the mean of samples' column.
     """
     lines = _wide_table(results) if wide else _short_table(results, num_samples)
+    degraded = {result.get("lr_degradation", "none") for result in results.values()} - {"none"}
+    for level in sorted(degraded):
+        lines.insert(0, f"The models saw the LR degraded at --lr_degradation={level}"
+                        f" ({described_lr_degradation(level)}); LR-PSNR against the clean LR.")
     for name, result in results.items():
         for record in result.get("skipped", []):
             lines.append(f"{name}: skipped {record['image']}: {record['error']}")

@@ -24,7 +24,7 @@ _TRAINING_STREAM = 0x5EED
 
 def lr_loss(outputs, lr):
     """`[B]`: mean absolute difference between each output's bicubic 4x downsample (MATLAB's
-    kernel, unrounded, so it has gradients) and its LR input: the LR consistency loss."""
+    kernel, unrounded, so it has gradients) and `lr`: the LR consistency loss."""
     down = bicubic_downsample(tf.cast(outputs, tf.float32), 4, quantize=False)
     return tf.reduce_mean(tf.abs(down - tf.cast(lr, tf.float32)), axis=[1, 2, 3])
 
@@ -189,7 +189,10 @@ class SRIM(keras.Model):
             loss += self.imle.mid_loss_weight * self.loss_distance.paired(
                 self.features(out_mid), self.features(mid))
         if self.imle.lr_loss_weight:
-            loss += self.imle.lr_loss_weight * lr_loss(out, lr)
+            # The target's own LR, not the input: under --degradations the input is blurred,
+            # noisy or JPEG'd, and samples should keep the clean content, not its faults.
+            clean_lr = bicubic_downsample(tf.cast(hr, tf.float32), 4, quantize=False)
+            loss += self.imle.lr_loss_weight * lr_loss(out, clean_lr)
         if self.imle.zero_code_loss_weight:
             _, out_zero = self.generator.generate(lr, tf.zeros_like(z_lo), tf.zeros_like(z_up),
                                                   training=training)
