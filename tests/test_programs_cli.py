@@ -119,6 +119,17 @@ def test_help_and_flag_errors_are_answered_without_importing_tensorflow(name, ar
     assert not os.listdir(tmp_path)  # nothing written (no workdir "w")
 
 
+def test_help_read_in_part_by_a_pipe_ends_quietly_with_status_0():
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # a reader that has stopped, as `| head -1` has after its line
+    try:
+        result = subprocess.run([sys.executable, os.path.join(ROOT, "bin", "srim_eval"), "--help"],
+                                stdout=write_end, stderr=subprocess.PIPE, timeout=120)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (0, b"")
+
+
 def test_verbosity_flag_is_read_before_flag_parsing():
     assert quiet.verbosity_requested(["srim_train", "--verbosity=1"]) == 1
     assert quiet.verbosity_requested(["srim_train", "-v", "2"]) == 2

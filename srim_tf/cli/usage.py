@@ -4,6 +4,7 @@ absl's --help lists only the key flags of `__main__` (the bin/ script, which def
 and exits 1; ours lists the flags of the program module (and those it adopts).
 """
 
+import os
 import sys
 
 from absl import flags
@@ -24,5 +25,10 @@ def answer_help(module_name, argv=None):
     """Prints the help of `module_name` and exits 0 when `argv` asks for help."""
     argv = sys.argv if argv is None else argv
     if any(arg in HELP_ARGS for arg in argv[1:]):
-        print(help_text(module_name))
+        try:
+            print(help_text(module_name), flush=True)
+        except BrokenPipeError:
+            # The reader stopped early (`| head`): not an error. Stdout goes to devnull so
+            # Python's final flush does not print a traceback either.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""A figure of a real JPEG photograph as it comes (no truth exists): a crop of it 4x upscaled
+by bicubic, by Real-ESRGAN x4plus when its extra is installed, and by each srim_tf model,
+two samples and their std map per model.
+
+    python tools/photo_figure.py [--models=pretrained,pretrained_photos] [--image=PATH.jpg]
+
+Default image: scikit-learn's china.jpg (a 640x427 camera photograph saved as a JPEG),
+installed with scikit-learn and never a training image. Writes tools/figures/photo_crop.png.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from srim_tf.cli import quiet  # noqa: E402
+
+quiet.quiet_tensorflow_startup()
+
+from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+
+from srim_tf.data import image_io  # noqa: E402
+from srim_tf.data.resize import bicubic_upsample  # noqa: E402
+from srim_tf.inference import outputs, tiling  # noqa: E402
+from srim_tf.inference.samplers import load_sampler  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GAP = 6
+
+
+def default_image():
+    import sklearn
+
+    return os.path.join(os.path.dirname(sklearn.__file__), "datasets", "images", "china.jpg")
+
+
+def labelled(panel, label):
+    """`panel` (uint8 `[H, W, 3]`) under a line of dark text."""
+    font = ImageFont.load_default()
+    height = font.getbbox("Agjp()")[3] + 4
+    strip = Image.new("RGB", (panel.shape[1], height), "white")
+    ImageDraw.Draw(strip).text((2, 2), label, fill="black", font=font)
+    return np.concatenate([np.asarray(strip), panel], axis=0)
+
+
+def row(panels):
+    height = max(p.shape[0] for p in panels)
+    padded = [np.pad(p, [(0, height - p.shape[0]), (0, GAP), (0, 0)], constant_values=255) for p in panels]
+    return np.concatenate(padded, axis=1)[:, :-GAP]
+
+
+def realesrgan_panel(lr):
+    """Real-ESRGAN x4plus's output, or None when its optional extra is not installed."""
+    try:
+        from benchmarks.realesrgan import upscale, upscaler
+
+        return upscale(upscaler(), lr, grey=False)
+    except SystemExit as missing:
+        print(f"No Real-ESRGAN panel: {missing}")
+        return None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", default="pretrained,pretrained_photos")
+    parser.add_argument("--image", default=default_image())
+    parser.add_argument("--crop", default="150,80,96", help="top,left,size of the crop of the input")
+    parser.add_argument("--out", default=os.path.join(ROOT, "tools", "figures", "photo_crop.png"))
+    args = parser.parse_args()
+    quiet.quiet_python_logs(0)
+    top, left, size = (int(v) for v in args.crop.split(","))
+    lr = image_io.read_image(args.image).rgb[top:top + size, left:left + size]
+    nearest = np.repeat(np.repeat(lr, 4, axis=0), 4, axis=1)
+    bicubic = np.round(np.clip(bicubic_upsample(lr[None] / 255.0, 4).numpy()[0], 0, 1) * 255).astype(np.uint8)
+    inputs = [labelled(nearest, f"input: {os.path.basename(args.image)} crop, nearest 4x"),
+              labelled(bicubic, "bicubic 4x")]
+    realesrgan = realesrgan_panel(lr)
+    if realesrgan is not None:
+        inputs.append(labelled(realesrgan, "Real-ESRGAN x4plus"))
+    rows = [row(inputs)]
+    for model in args.models.split(","):
+        samples = tiling.super_resolve_image(load_sampler(model), lr, 2, seed=0, noise_scale=1.0)
+        std = np.repeat(outputs.std_map(samples)[..., None], 3, axis=-1)
+        rows.append(row([labelled(samples[0], f"{model}: sample 1"), labelled(samples[1], "sample 2"),
+                         labelled(std, outputs.STD_LABEL)]))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, [(0, GAP), (0, width - r.shape[1]), (0, 0)], constant_values=255) for r in rows]
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    image_io.write_png(args.out, np.concatenate(rows, axis=0)[:-GAP])
+    print(args.out)
+
+
+if __name__ == "__main__":
+    main()
