@@ -22,7 +22,7 @@ def test_the_photo_level_is_fixed_by_the_image_name_and_softens_the_lr(rng, chan
     assert first.dtype == np.uint8 and first.shape == lr.shape
     np.testing.assert_array_equal(first, degrade_for_evaluation(lr, "photo", "a/cat.png"))
     assert np.any(first != degrade_for_evaluation(lr, "photo", "a/dog.png"))  # its own noise
-    # Blur at sigma 1 removes most of white noise's high frequencies; noise adds a few back.
+    # The blur removes much of white noise's high frequencies; the noise adds a few back.
     assert _high_frequency_power(first) < 0.5 * _high_frequency_power(lr)
     assert degrade_for_evaluation(lr, "none", "a/cat.png") is lr
 
