@@ -33,9 +33,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from srim_tf.cli.eval import EvalSettings, evaluate_model  # noqa: E402
-from srim_tf.data.degradations import degrade_for_evaluation  # noqa: E402
 from srim_tf.data.image_io import expand_inputs  # noqa: E402
-from srim_tf.evaluation.evaluate import hr_and_lr  # noqa: E402
+from srim_tf.evaluation.evaluate import hr_and_lr, model_lr  # noqa: E402
 from srim_tf.inference.outputs import to_grey  # noqa: E402
 from srim_tf.inference.samplers import load_sampler  # noqa: E402
 from srim_tf.inference.tiling import super_resolve_image  # noqa: E402
@@ -76,7 +75,7 @@ def write_png(path, image):
 def evaluation_lr(path, hr_dir, lr_degradation):
     """`(lr, grey)`: the LR srim_eval gives models for this HR image."""
     _, lr, grey = hr_and_lr(path)
-    return degrade_for_evaluation(lr, lr_degradation, os.path.relpath(path, hr_dir)), grey
+    return model_lr(lr, lr_degradation, os.path.relpath(path, hr_dir)), grey
 
 
 def run_set(hr_dir, out_dir, model, sampler, seed, lr_degradation):

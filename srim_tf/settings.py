@@ -41,8 +41,7 @@ DEGRADATIONS = ("blur", "jpeg", "noise")
 # pixels, noise sigma in grey levels, JPEG quality; applied in that order, as a camera and a
 # web upload do. "photo": a phone photograph shared online, softer than it looks, a little
 # sensor noise, saved at a web site's usual quality with colour at half resolution (4:2:0,
-# TensorFlow's encoder, as most cameras and sites). Bicubic on Set5 drops from 28.43 to
-# 25.7 dB with it.
+# TensorFlow's encoder, as most cameras and sites).
 LR_DEGRADATION_LEVELS = {"none": None, "photo": {"blur": 0.6, "noise": 3.0, "jpeg": 75}}
 
 

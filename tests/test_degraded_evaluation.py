@@ -27,6 +27,23 @@ def test_the_photo_level_is_fixed_by_the_image_name_and_softens_the_lr(rng, chan
     assert degrade_for_evaluation(lr, "none", "a/cat.png") is lr
 
 
+def test_the_photo_level_is_its_blur_then_noise_then_jpeg_at_the_documented_strengths(rng):
+    import zlib
+
+    import tensorflow as tf
+
+    from srim_tf.data import degradations
+
+    lr = smooth_photo(rng, 24, 32)
+    levels = LR_DEGRADATION_LEVELS["photo"]
+    image = degradations.blur(tf.constant(lr[None] / 255.0, tf.float32), levels["blur"])
+    image = degradations.add_noise(image, levels["noise"], [zlib.crc32(b"x/cat.png"), 0])
+    image = tf.image.encode_jpeg(tf.cast(tf.round(tf.clip_by_value(image[0], 0, 1) * 255), tf.uint8),
+                                 quality=levels["jpeg"])
+    expected = tf.io.decode_jpeg(image).numpy()
+    np.testing.assert_array_equal(degrade_for_evaluation(lr, "photo", "x/cat.png"), expected)
+
+
 def test_an_unknown_level_names_the_accepted_ones(rng):
     with pytest.raises(ValueError, match=r"lr_degradation.*none.*photo.*Received: lr_degradation='phone'"):
         degrade_for_evaluation(np.zeros((8, 8, 3), np.uint8), "phone", "x.png")
@@ -41,10 +58,10 @@ class _RecordingSampler:
 
 def test_models_see_the_degraded_lr_and_lr_psnr_uses_the_clean_one(tmp_path, rng, monkeypatch):
     hr_dir, perfect = tmp_path / "Photos", tmp_path / "perfect"
-    hr_dir.mkdir(), perfect.mkdir()
+    (hr_dir / "sub").mkdir(parents=True), (perfect / "sub").mkdir(parents=True)
     hr = smooth_photo(rng, 48, 40)
-    write_image(str(hr_dir / "photo.png"), hr)
-    write_image(str(perfect / "photo.png"), hr)  # an SR image equal to the truth
+    write_image(str(hr_dir / "sub" / "photo.png"), hr)
+    write_image(str(perfect / "sub" / "photo.png"), hr)  # an SR image equal to the truth
 
     sampler = _RecordingSampler()
 
@@ -54,8 +71,8 @@ def test_models_see_the_degraded_lr_and_lr_psnr_uses_the_clean_one(tmp_path, rng
 
     monkeypatch.setattr(evaluation, "super_resolve_image", super_resolve)
     evaluation.evaluate(sampler, [str(hr_dir)], num_samples=2, show_progress=False, lr_degradation="photo")
-    _, clean_lr, _ = evaluation.hr_and_lr(str(hr_dir / "photo.png"))
-    expected = degrade_for_evaluation(clean_lr, "photo", "photo.png")
+    _, clean_lr, _ = evaluation.hr_and_lr(str(hr_dir / "sub" / "photo.png"))
+    expected = degrade_for_evaluation(clean_lr, "photo", "sub/photo.png")  # its path, with "/"
     assert all(np.array_equal(lr, expected) for lr in sampler.inputs) and sampler.inputs
 
     clean, degraded = (evaluation.evaluate(f"folder:{perfect}", [str(hr_dir)], show_progress=False,
@@ -68,6 +85,8 @@ def test_models_see_the_degraded_lr_and_lr_psnr_uses_the_clean_one(tmp_path, rng
     table = evaluation.table({"Photos": degraded})
     assert "--lr_degradation=photo" in table and "JPEG quality 75" in table
     assert "lr_degradation" not in evaluation.table({"Photos": clean})
+    header, *rows = evaluation.csv_rows({"Photos": degraded})
+    assert header[-1] == "lr_degradation" and all(row[-1] == "photo" for row in rows)
 
 
 def test_every_level_is_described_in_the_help():

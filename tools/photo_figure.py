@@ -78,12 +78,13 @@ def main():
     bicubic = np.round(np.clip(bicubic_upsample(lr[None] / 255.0, 4).numpy()[0], 0, 1) * 255).astype(np.uint8)
     inputs = [labelled(nearest, f"input: {os.path.basename(args.image)} crop, nearest 4x"),
               labelled(bicubic, "bicubic 4x")]
+    samplers = {model: load_sampler(model) for model in args.models.split(",")}  # fails early
     realesrgan = realesrgan_panel(lr)
     if realesrgan is not None:
         inputs.append(labelled(realesrgan, "Real-ESRGAN x4plus"))
     rows = [row(inputs)]
-    for model in args.models.split(","):
-        samples = tiling.super_resolve_image(load_sampler(model), lr, 2, seed=0, noise_scale=1.0)
+    for model, sampler in samplers.items():
+        samples = tiling.super_resolve_image(sampler, lr, 2, seed=0, noise_scale=1.0)
         std = np.repeat(outputs.std_map(samples)[..., None], 3, axis=-1)
         rows.append(row([labelled(samples[0], f"{model}: sample 1"), labelled(samples[1], "sample 2"),
                          labelled(std, outputs.STD_LABEL)]))

@@ -21,6 +21,10 @@ JPEG_QUALITY_RANGE = (30, 95)
 BLUR_RADIUS = 3
 
 
+def _rounded(lr):
+    return tf.round(tf.clip_by_value(lr, 0.0, 1.0) * 255.0) / 255.0
+
+
 def blur(lr, sigma):
     """Gaussian blur of `[N, h, w, C]` images with standard deviation `sigma` (LR pixels)."""
     taps = tf.range(-BLUR_RADIUS, BLUR_RADIUS + 1, dtype=tf.float32)
@@ -33,17 +37,13 @@ def blur(lr, sigma):
 
 def add_noise(lr, sigma, seed):
     """Adds Gaussian noise of standard deviation `sigma` grey levels, drawn from `seed`."""
-    return lr + sigma / 255.0 * tf.random.stateless_normal(tf.shape(lr), seed=seed)
+    return lr + sigma / 255.0 * tf.random.stateless_normal(tf.shape(lr), seed=seed, alg="philox")
 
 
 def jpeg(lr, quality):
     """Each image saved as a JPEG of `quality` (0-100) and decoded."""
-    lr = tf.clip_by_value(lr, 0.0, 1.0)
+    lr = _rounded(lr)  # the encoder truncates to 8 bits: unrounded input would darken
     return tf.map_fn(lambda image: tf.image.adjust_jpeg_quality(image, quality), lr)
-
-
-def _rounded(lr):
-    return tf.round(tf.clip_by_value(lr, 0.0, 1.0) * 255.0) / 255.0
 
 
 def degrade(lr, seed, kinds):
@@ -62,19 +62,19 @@ def degrade(lr, seed, kinds):
     if "noise" in kinds:
         lr = add_noise(lr, drawn(draws[2], NOISE_SIGMA_RANGE), seed + 1)
     if "jpeg" in kinds:
-        lr = jpeg(lr, tf.cast(drawn(draws[1], JPEG_QUALITY_RANGE), tf.int32))
+        lr = jpeg(lr, tf.cast(tf.round(drawn(draws[1], JPEG_QUALITY_RANGE)), tf.int32))
     return _rounded(lr)
 
 
 def degrade_for_evaluation(lr, level, key):
     """An evaluation's LR: uint8 `[h, w, C]` (C 1 or 3) degraded at the fixed `level` of
-    `LR_DEGRADATION_LEVELS`, its noise drawn from `key` (e.g. the image's name), so each
-    image is degraded the same way in every run and by every tool. Returns uint8."""
+    `LR_DEGRADATION_LEVELS`, its noise drawn from `key` (the image's path in its set, with
+    "/"), so each image is degraded the same way in every run and by every tool. Returns uint8."""
     levels = LR_DEGRADATION_LEVELS[checks.check_choice("lr_degradation", level, LR_DEGRADATION_LEVELS)]
     if levels is None:
         return lr
     image = tf.constant(np.asarray(lr, np.float32)[None] / 255.0)
     image = blur(image, levels["blur"])
-    image = add_noise(image, levels["noise"], [zlib.crc32(key.encode()), 0])
+    image = add_noise(image, levels["noise"], [zlib.crc32(key.encode("utf-8")), 0])
     image = jpeg(image, levels["jpeg"])
     return np.round(_rounded(image).numpy()[0] * 255.0).astype(np.uint8)

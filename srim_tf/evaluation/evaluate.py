@@ -12,6 +12,7 @@ degraded LR; LR-PSNR still compares with the clean LR, as the content to keep.
 """
 
 import os
+import pathlib
 
 import numpy as np
 import tensorflow as tf
@@ -69,6 +70,12 @@ def hr_and_lr(path):
     return hr, lr, grey
 
 
+def model_lr(lr, lr_degradation, relative_path):
+    """The LR a method is given: `lr` of `hr_and_lr`, degraded at `lr_degradation` with the
+    noise of the image at `relative_path` in its set (the same key on every system)."""
+    return degrade_for_evaluation(lr, lr_degradation, pathlib.PurePath(relative_path).as_posix())
+
+
 def _rgb(images):
     return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
 
@@ -112,7 +119,7 @@ def evaluate_image(method: "str | Sampler", path, num_samples=10, seed=0, tile_s
         raise ValueError("a srim_sample output, not ground truth (named <name>_x4_s<k>.png,"
                          " _sheet or _std, or marked by srim_sample); move it out of the --hr_dir")
     hr, lr, grey = hr_and_lr(path)
-    seen = degrade_for_evaluation(lr, lr_degradation, relative_path or os.path.basename(path))
+    seen = model_lr(lr, lr_degradation, relative_path or os.path.basename(path))
     bicubic = np.round(bicubic_upsample(_float(seen[None]), SCALE).numpy() * 255).astype(np.uint8)
     if method == "bicubic":
         return _measure(bicubic, hr, lr, lpips_network)
@@ -291,9 +298,10 @@ def _wide_table(results):
 def csv_rows(results):
     """Rows for a CSV file: one per image, then one mean row per set."""
     keys = [k for k in KEYS if any(k in r for r in results.values())]
-    rows = [["set", "image", *keys]]
+    rows = [["set", "image", *keys, "lr_degradation"]]
     for name, result in results.items():
+        level = result.get("lr_degradation", "none")
         for record in result["per_image"]:
-            rows.append([name, record["image"], *(record.get(k, "") for k in keys)])
-        rows.append([name, "MEAN", *(result.get(k, "") for k in keys)])
+            rows.append([name, record["image"], *(record.get(k, "") for k in keys), level])
+        rows.append([name, "MEAN", *(result.get(k, "") for k in keys), level])
     return rows
