@@ -37,6 +37,9 @@ from absl import logging
 # Accepted values shared by the settings and the code that acts on them.
 HR_MODES = ("crop", "resize")
 DEGRADATIONS = ("blur", "jpeg", "noise")
+# The models shipped inside the package, by the names programs take (`model/pretrained.py`).
+SHIPPED_MODELS = ("pretrained", "pretrained_psnr")
+SHIPPED_NAMES = ", ".join(f"'{name}'" for name in SHIPPED_MODELS)
 # Fixed LR degradations for evaluation (srim_eval --lr_degradation): Gaussian blur sigma in LR
 # pixels, noise sigma in grey levels, JPEG quality; applied in that order, as a camera and a
 # web upload do. "photo": a phone photograph shared online, softer than it looks, a little
@@ -361,8 +364,8 @@ class TrainingSettings(Declared):
                                      check=(lambda v: v > 0, "a finite number > 0"))
     init_from: str = setting(
         "", "Start a new run from these generator weights (fine-tuning): any model srim_sample's"
-        " --model takes ('pretrained', 'pretrained_psnr', a pretrained folder, a workdir, a"
-        " checkpoint, a SavedModel). The generator flags must match its settings. Ignored when"
+        f" --model takes ({SHIPPED_NAMES}, a pretrained folder, a workdir, a checkpoint, a"
+        " SavedModel). The generator flags must match its settings. Ignored when"
         " resuming.")
     seed: int = setting(0, "Seed of weights, data order and noise.")
     checkpoint_every: int = setting(1000, "Steps between checkpoints.", minimum=1)

@@ -10,13 +10,13 @@ import dataclasses
 from typing import Optional
 
 from srim_tf.checks import MAX_NOISE_SCALE
-from srim_tf.settings import INFERENCE_PRECISIONS, SAMPLING_TILE_SIZE, Declared, setting
+from srim_tf.settings import INFERENCE_PRECISIONS, SAMPLING_TILE_SIZE, SHIPPED_NAMES, Declared, setting
 
 
 @dataclasses.dataclass(frozen=True)
 class InferenceSettings(Declared):
     model: str = setting(
-        "pretrained", "The model: 'pretrained' or 'pretrained_psnr' (shipped), a pretrained folder"
+        "pretrained", f"The model: {SHIPPED_NAMES} (shipped), a pretrained folder"
         " (srim_export --pretrained_dir), a srim_train workdir, a checkpoint, or a SavedModel"
         " (srim_export --export_dir).", required=True)
     consistency: bool = setting(

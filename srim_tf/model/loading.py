@@ -18,9 +18,9 @@ import tensorflow as tf
 
 from srim_tf.model import checkpoints, pretrained
 from srim_tf.model.generator import SRIMGenerator
-from srim_tf.settings import GeneratorSettings
+from srim_tf.settings import SHIPPED_NAMES, GeneratorSettings
 
-ACCEPTED = ("'pretrained', 'pretrained_psnr', a pretrained folder, a srim_train workdir, a checkpoint"
+ACCEPTED = (f"{SHIPPED_NAMES}, a pretrained folder, a srim_train workdir, a checkpoint"
             " or an exported SavedModel")
 # The variable a SavedModel written by srim_export records its generator's settings in.
 SAVED_MODEL_SETTINGS = "generator_settings"

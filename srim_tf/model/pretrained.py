@@ -13,10 +13,10 @@ import os
 
 from srim_tf import safe_files
 from srim_tf.model.generator import SRIMGenerator
-from srim_tf.settings import GeneratorSettings
+from srim_tf.settings import SHIPPED_MODELS, GeneratorSettings
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHIPPED = ("pretrained", "pretrained_psnr")
+SHIPPED = SHIPPED_MODELS
 PRETRAINED_DIR = os.path.join(_PACKAGE_DIR, "pretrained")
 
 
