@@ -3,7 +3,7 @@
 by bicubic, by Real-ESRGAN x4plus when its extra is installed, and by each srim_tf model,
 two samples and their std map per model.
 
-    python tools/photo_figure.py [--models=pretrained,pretrained_photos] [--image=PATH.jpg]
+    python tools/photo_figure.py [--models=pretrained,runs/cpu_x4_photos] [--image=PATH.jpg]
 
 Default image: scikit-learn's china.jpg (a 640x427 camera photograph saved as a JPEG),
 installed with scikit-learn and never a training image. Writes tools/figures/photo_crop.png.
@@ -66,7 +66,7 @@ def realesrgan_panel(lr):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", default="pretrained,pretrained_photos")
+    parser.add_argument("--models", default="pretrained,runs/cpu_x4_photos")
     parser.add_argument("--image", default=default_image())
     parser.add_argument("--crop", default="150,80,96", help="top,left,size of the crop of the input")
     parser.add_argument("--out", default=os.path.join(ROOT, "tools", "figures", "photo_crop.png"))
