@@ -52,6 +52,18 @@ def test_mixed_precision_and_xla_train_what_float32_trains_and_leave_keras_alone
         assert build.generator(tiny_config()).lower.get_layer("lower_conv_0").compute_dtype == "float32"
 
 
+def test_the_photo_recipe_trains_alike_in_float32_and_bfloat16_through_the_loop(tmp_path):
+    # configs/cpu_x4_photos.cfg's terms: degraded LR, the LR loss against the clean LR,
+    # rejection, no z = 0 anchor, and codes reused from a pool.
+    recipe = dict(degradations=("blur", "jpeg", "noise"), lr_loss_weight=50.0, rejection_ratio=0.1,
+                  zero_code_loss_weight=0.0, code_pool_size=4, code_reuse_steps=2)
+    reference_logs, reference = _train(tmp_path, "float32", **recipe)
+    logs, weights = _train(tmp_path, "bf16", mixed_precision="mixed_bfloat16", **recipe)
+    assert np.isfinite(reference_logs["loss"]) and reference_logs["loss"] > 0
+    assert logs["loss"] == pytest.approx(reference_logs["loss"], rel=0.02)
+    assert all(np.isfinite(w).all() for w in weights)
+
+
 def test_mixed_float16_wraps_the_optimizer_in_loss_scaling():
     import keras
 
