@@ -1,6 +1,8 @@
 """Rejection before selection (RS-IMLE): samples inside the radius are passed over, checked
 by brute force, per input and per patch, with a fixed and with a per-input radius."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -100,6 +102,25 @@ def test_a_ratio_makes_each_inputs_radius_from_its_bicubic_upsample(triple, grid
     np.testing.assert_allclose(fixed, np.full(expected.shape, 0.02))
     assert selection.rejection_radius(ImleSettings(), PIXELS, FEATURES, {"pixels": hr}, lr, 4,
                                       grid) is None
+
+
+def test_a_ratio_measures_from_the_targets_clean_lr_not_a_degraded_input():
+    # Flat targets: their clean LR's upsample is exact, so a ratio rejects nothing and the
+    # choice is plain selection's. A radius made from the noisy input would pass over the
+    # samples nearest the flat truth and teach grain.
+    from srim_tf.data.patches import to_triple
+
+    lr, mid, hr = (np.asarray(x) for x in to_triple(tf.fill([3, 32, 32, 3], 0.5)))
+    noisy = lr + 0.2 * np.random.default_rng(2).standard_normal(lr.shape).astype("float32")
+    generator = tiny_generator()
+    seeds = selection.example_seeds(tf.constant([5, 6], tf.int64), 0, len(lr))
+    batch = {"lr": noisy, "mid": mid, "hr": hr}
+    plain = ImleSettings(num_lower_samples=8, num_upper_samples=8, sample_chunk=4)
+    chosen = selection.select(generator, FEATURES, batch, seeds, PIXELS, plain)
+    rejecting = selection.select(generator, FEATURES, batch, seeds, PIXELS,
+                                 dataclasses.replace(plain, rejection_ratio=1.0))
+    np.testing.assert_array_equal(rejecting.z_lo, chosen.z_lo)
+    np.testing.assert_array_equal(rejecting.z_up, chosen.z_up)
 
 
 def test_selection_with_a_radius_every_sample_is_inside_keeps_each_stages_first_code(triple):

@@ -12,7 +12,10 @@ their target than the radius are passed over before the nearest is chosen: a tar
 some sample already matches stops pulling that sample, and pulls the nearest of the others
 instead, so training reaches the samples that are still far from every target. The radius is
 one for every input (`rejection_radius`) or each input's own (`rejection_ratio` times the
-distance from its target to its LR's bicubic upsample: how much the LR leaves open there).
+distance from its target to its own clean LR's bicubic upsample: how much the LR leaves open
+there). The clean LR, not the input: under `--degradations` a noisy or JPEG'd input's upsample
+is far from even a flat target, and a radius made from it would pass over the samples that
+match such a target, teaching grain where the truth is flat.
 Adaptive IMLE (Aghabozorgi, Peng and Li, 2023) keeps a threshold per training example that
 shrinks as that example is learned; our examples are random crops that never return, so the
 example's own difficulty is measured from the example itself instead.
@@ -26,7 +29,7 @@ import collections
 
 import tensorflow as tf
 
-from srim_tf.data.resize import bicubic_upsample
+from srim_tf.data.resize import bicubic_downsample, bicubic_upsample
 from srim_tf.training import patchwise
 
 # What `select` returns: the chosen codes `z_lo [B, 2h, 2w, c]` and `z_up [B, 4h, 4w, c]`,
@@ -157,14 +160,14 @@ def _at_patches(distances, index):
     return tf.gather(by_patch, index, axis=3, batch_dims=3)
 
 
-def rejection_radius(settings, distance, features, target_features, lr, scale, grid):
+def rejection_radius(settings, distance, features, target_features, clean_lr, scale, grid):
     """The rejection radius of each input (patch) at one stage, or None without rejection.
 
     Args:
         settings: the `ImleSettings` (`rejection_radius`, `rejection_ratio`).
         distance, features: as for `nearest`.
         target_features: the stage's targets' features, dict of `[B, ...]`.
-        lr: the LR inputs `[B, h, w, 3]`.
+        clean_lr: the targets' own bicubic LR `[B, h, w, 3]`, before any degradation.
         scale: the stage's output scale, 2 or 4.
         grid: as for `nearest`.
 
@@ -172,11 +175,11 @@ def rejection_radius(settings, distance, features, target_features, lr, scale, g
         None, or `[B]` (`[B, gh, gw]` with a grid).
     """
     if settings.rejection_radius:
-        shape = [tf.shape(lr)[0]] + ([] if grid is None else list(grid))
+        shape = [tf.shape(clean_lr)[0]] + ([] if grid is None else list(grid))
         return tf.fill(shape, tf.constant(settings.rejection_radius, tf.float32))
     if not settings.rejection_ratio:
         return None
-    upsampled = features(bicubic_upsample(lr, scale))
+    upsampled = features(bicubic_upsample(clean_lr, scale))
     if grid is None:
         reference = distance.to_targets(upsampled, target_features, 1)[:, 0]  # [B]
     else:
@@ -202,6 +205,7 @@ def select(generator, features, batch, seeds, distance, settings):
         A `Selection`.
     """
     lr = tf.cast(batch["lr"], tf.float32)
+    clean_lr = bicubic_downsample(tf.cast(batch["hr"], tf.float32), 4)  # the data's convention
     shape = tf.shape(lr)
     height, width = shape[1], shape[2]
     channels = generator.settings.noise_channels
@@ -228,7 +232,7 @@ def select(generator, features, batch, seeds, distance, settings):
         (z_lo, z_up), d_up = nearest(
             joint_samples, features, distance, hr_features,
             settings.num_lower_samples + settings.num_upper_samples, settings.sample_chunk, grid,
-            rejection_radius(settings, distance, features, hr_features, lr, 4, grid))
+            rejection_radius(settings, distance, features, hr_features, clean_lr, 4, grid))
         return Selection(z_lo, z_up, tf.zeros_like(d_up), d_up, hr_features)
 
     def lower_samples(index, c):
@@ -239,7 +243,7 @@ def select(generator, features, batch, seeds, distance, settings):
     mid_features = features(batch["mid"])
     (z_lo,), d_lo = nearest(lower_samples, features, distance, mid_features,
                             settings.num_lower_samples, settings.sample_chunk, grid,
-                            rejection_radius(settings, distance, features, mid_features, lr, 2, grid))
+                            rejection_radius(settings, distance, features, mid_features, clean_lr, 2, grid))
     base = tf.cast(generator.lower([lr, lr, z_lo]), tf.float32)  # [B, 2h, 2w, 3]
 
     def upper_samples(index, c):
@@ -248,5 +252,5 @@ def select(generator, features, batch, seeds, distance, settings):
 
     (z_up,), d_up = nearest(upper_samples, features, distance, hr_features,
                             settings.num_upper_samples, settings.sample_chunk, grid,
-                            rejection_radius(settings, distance, features, hr_features, lr, 4, grid))
+                            rejection_radius(settings, distance, features, hr_features, clean_lr, 4, grid))
     return Selection(z_lo, z_up, d_lo, d_up, hr_features)
