@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A figure of a real JPEG photograph as it comes (no truth exists): a crop of it 4x upscaled
-by bicubic, by Real-ESRGAN x4plus when its extra is installed, and by each srim_tf model,
-two samples and their std map per model.
+by bicubic, by Real-ESRGAN x4plus when its extra is installed, and by each srim_tf model: its
+z = 0 output, two samples and the std map of four. Prints each model's std across samples
+where the crop is flat and where it is textured (by bicubic's gradient: there is no truth)
+and its z = 0 output's mean brightness against bicubic's.
 
     python tools/photo_figure.py [--models=pretrained,runs/cpu_x4_photos] [--image=PATH.jpg]
 
@@ -25,6 +27,7 @@ from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from srim_tf.data import image_io  # noqa: E402
 from srim_tf.data.resize import bicubic_upsample  # noqa: E402
+from srim_tf.evaluation.metrics import diversity_by_texture  # noqa: E402
 from srim_tf.inference import outputs, tiling  # noqa: E402
 from srim_tf.inference.samplers import load_sampler  # noqa: E402
 
@@ -83,11 +86,19 @@ def main():
     if realesrgan is not None:
         inputs.append(labelled(realesrgan, "Real-ESRGAN x4plus"))
     rows = [row(inputs)]
+    print("model: std across 4 samples, textured / flat quarter of the crop (grey levels);"
+          " z = 0 mean minus bicubic's (grey levels)")
     for model, sampler in samplers.items():
-        samples = tiling.super_resolve_image(sampler, lr, 2, seed=0, noise_scale=1.0)
+        zero = tiling.super_resolve_image(sampler, lr, 1, seed=0, noise_scale=0.0)[0]
+        samples = tiling.super_resolve_image(sampler, lr, 4, seed=0, noise_scale=1.0)
+        textured, flat = (255 * float(v[0]) for v in diversity_by_texture(samples[None] / 255.0, bicubic[None] / 255.0))
+        brightness = float(zero.mean()) - float(bicubic.mean())
+        print(f"{model}: std {textured:.1f} / {flat:.1f}; z = 0 {brightness:+.1f}")
         std = np.repeat(outputs.std_map(samples)[..., None], 3, axis=-1)
-        rows.append(row([labelled(samples[0], f"{model}: sample 1"), labelled(samples[1], "sample 2"),
-                         labelled(std, outputs.STD_LABEL)]))
+        rows.append(row([labelled(zero, f"{model}: z = 0"), labelled(samples[0], "sample 1"),
+                         labelled(samples[1], "sample 2"),
+                         labelled(std, f"std of 4 (white = {outputs.STD_WHITE}); textured / flat"
+                                            f" {textured:.1f} / {flat:.1f}")]))
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, [(0, GAP), (0, width - r.shape[1]), (0, 0)], constant_values=255) for r in rows]
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
