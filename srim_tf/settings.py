@@ -483,3 +483,9 @@ class RunSettings:
         if training.jit_compile and distances.projection == "sparse":
             raise ValueError("XLA cannot compile sparse matmuls: use --projection=none or gaussian"
                              " with --jit_compile. Received: --projection=sparse --jit_compile")
+        downsampling = [f"--{name}={getattr(imle, name):g}" for name in ("rejection_ratio", "lr_loss_weight")
+                        if getattr(imle, name)]
+        if training.jit_compile and downsampling:
+            raise ValueError("XLA cannot compile the antialiased bicubic downsampling that"
+                             " --rejection_ratio and --lr_loss_weight use: set them to 0 or drop"
+                             f" --jit_compile. Received: {' '.join(downsampling)} --jit_compile")

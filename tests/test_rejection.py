@@ -90,7 +90,7 @@ def test_each_patch_rejects_by_its_own_radius():
 def test_a_ratio_makes_each_inputs_radius_from_its_bicubic_upsample(triple, grid):
     lr, _, hr = triple
     radius = selection.rejection_radius(ImleSettings(rejection_ratio=0.5), PIXELS, FEATURES,
-                                         {"pixels": hr}, lr, 4, grid)
+                                         {"pixels": hr}, hr, 4, grid)
     error = (np.asarray(bicubic_upsample(lr, 4)) - hr) ** 2  # [B, 32, 32, 3]
     if grid is None:
         expected = error.mean(axis=(1, 2, 3))
@@ -98,9 +98,9 @@ def test_a_ratio_makes_each_inputs_radius_from_its_bicubic_upsample(triple, grid
         expected = error.mean(axis=-1).reshape(len(hr), 2, 16, 2, 16).mean(axis=(2, 4))
     np.testing.assert_allclose(radius, 0.5 * expected, rtol=1e-5)
     fixed = selection.rejection_radius(ImleSettings(rejection_radius=0.02), PIXELS, FEATURES,
-                                       {"pixels": hr}, lr, 4, grid)
+                                       {"pixels": hr}, hr, 4, grid)
     np.testing.assert_allclose(fixed, np.full(expected.shape, 0.02))
-    assert selection.rejection_radius(ImleSettings(), PIXELS, FEATURES, {"pixels": hr}, lr, 4,
+    assert selection.rejection_radius(ImleSettings(), PIXELS, FEATURES, {"pixels": hr}, hr, 4,
                                       grid) is None
 
 
@@ -145,6 +145,11 @@ def test_one_radius_at_a_time_and_in_range():
         tiny_config(rejection_ratio=2.0)
     with pytest.raises(ValueError, match="--rejection_radius must be a finite number >= 0"):
         tiny_config(rejection_radius=-1.0)
+    with pytest.raises(ValueError, match="XLA cannot compile.*Received: --rejection_ratio=0.1 --jit_compile"):
+        tiny_config(rejection_ratio=0.1, jit_compile=True)
+    with pytest.raises(ValueError, match="Received: --lr_loss_weight=50 --jit_compile"):
+        tiny_config(lr_loss_weight=50.0, jit_compile=True)
+    tiny_config(rejection_radius=0.1, jit_compile=True)  # a fixed radius needs no downsampling
 
 
 @pytest.mark.parametrize("overrides", [dict(selection_patch=2), dict(selection="joint")])

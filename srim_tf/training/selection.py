@@ -160,14 +160,15 @@ def _at_patches(distances, index):
     return tf.gather(by_patch, index, axis=3, batch_dims=3)
 
 
-def rejection_radius(settings, distance, features, target_features, clean_lr, scale, grid):
+def rejection_radius(settings, distance, features, target_features, hr, scale, grid):
     """The rejection radius of each input (patch) at one stage, or None without rejection.
 
     Args:
         settings: the `ImleSettings` (`rejection_radius`, `rejection_ratio`).
         distance, features: as for `nearest`.
         target_features: the stage's targets' features, dict of `[B, ...]`.
-        clean_lr: the targets' own bicubic LR `[B, h, w, 3]`, before any degradation.
+        hr: the 4x targets `[B, 4h, 4w, 3]`, whose own bicubic LR (never the possibly
+            degraded input) the reference is upsampled from.
         scale: the stage's output scale, 2 or 4.
         grid: as for `nearest`.
 
@@ -175,10 +176,11 @@ def rejection_radius(settings, distance, features, target_features, clean_lr, sc
         None, or `[B]` (`[B, gh, gw]` with a grid).
     """
     if settings.rejection_radius:
-        shape = [tf.shape(clean_lr)[0]] + ([] if grid is None else list(grid))
+        shape = [tf.shape(hr)[0]] + ([] if grid is None else list(grid))
         return tf.fill(shape, tf.constant(settings.rejection_radius, tf.float32))
     if not settings.rejection_ratio:
         return None
+    clean_lr = bicubic_downsample(tf.cast(hr, tf.float32), 4)  # the data's convention (to_triple)
     upsampled = features(bicubic_upsample(clean_lr, scale))
     if grid is None:
         reference = distance.to_targets(upsampled, target_features, 1)[:, 0]  # [B]
@@ -205,7 +207,6 @@ def select(generator, features, batch, seeds, distance, settings):
         A `Selection`.
     """
     lr = tf.cast(batch["lr"], tf.float32)
-    clean_lr = bicubic_downsample(tf.cast(batch["hr"], tf.float32), 4)  # the data's convention
     shape = tf.shape(lr)
     height, width = shape[1], shape[2]
     channels = generator.settings.noise_channels
@@ -232,7 +233,7 @@ def select(generator, features, batch, seeds, distance, settings):
         (z_lo, z_up), d_up = nearest(
             joint_samples, features, distance, hr_features,
             settings.num_lower_samples + settings.num_upper_samples, settings.sample_chunk, grid,
-            rejection_radius(settings, distance, features, hr_features, clean_lr, 4, grid))
+            rejection_radius(settings, distance, features, hr_features, batch["hr"], 4, grid))
         return Selection(z_lo, z_up, tf.zeros_like(d_up), d_up, hr_features)
 
     def lower_samples(index, c):
@@ -243,7 +244,7 @@ def select(generator, features, batch, seeds, distance, settings):
     mid_features = features(batch["mid"])
     (z_lo,), d_lo = nearest(lower_samples, features, distance, mid_features,
                             settings.num_lower_samples, settings.sample_chunk, grid,
-                            rejection_radius(settings, distance, features, mid_features, clean_lr, 2, grid))
+                            rejection_radius(settings, distance, features, mid_features, batch["hr"], 2, grid))
     base = tf.cast(generator.lower([lr, lr, z_lo]), tf.float32)  # [B, 2h, 2w, 3]
 
     def upper_samples(index, c):
@@ -252,5 +253,5 @@ def select(generator, features, batch, seeds, distance, settings):
 
     (z_up,), d_up = nearest(upper_samples, features, distance, hr_features,
                             settings.num_upper_samples, settings.sample_chunk, grid,
-                            rejection_radius(settings, distance, features, hr_features, clean_lr, 4, grid))
+                            rejection_radius(settings, distance, features, hr_features, batch["hr"], 4, grid))
     return Selection(z_lo, z_up, d_lo, d_up, hr_features)
