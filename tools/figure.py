@@ -23,6 +23,7 @@ from srim_tf.data import image_io  # noqa: E402
 from srim_tf.data.resize import bicubic_downsample, bicubic_upsample  # noqa: E402
 from srim_tf.inference import outputs, tiling  # noqa: E402
 from srim_tf.inference.samplers import load_sampler  # noqa: E402
+from tools.panels import labelled, row, stacked  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -40,16 +41,16 @@ def main():
     lr = np.round(bicubic_downsample(hr[None] / 255.0, 4).numpy()[0] * 255).astype(np.uint8)
     nearest = np.repeat(np.repeat(lr, 4, axis=0), 4, axis=1)
     bicubic = np.round(bicubic_upsample(lr[None] / 255.0, 4).numpy()[0] * 255).astype(np.uint8)
-    gap = np.full((size, 4, 3), 255, np.uint8)
     rows = []
     for model in args.models.split(","):
         samples = tiling.super_resolve_image(load_sampler(model), lr, 3, seed=0, noise_scale=1.0)
         std = np.repeat(outputs.std_map(samples)[..., None], 3, axis=-1)
-        panels = [nearest, bicubic, *samples, std, hr]
-        rows.append(np.concatenate([p for panel in panels for p in (panel, gap)][:-1], axis=1))
-        rows.append(np.full((4, rows[-1].shape[1], 3), 255, np.uint8))
+        rows.append(row([labelled(nearest, "LR (nearest 4x)"), labelled(bicubic, "bicubic"),
+                         *(labelled(s, f"{model}: sample {i + 1}") for i, s in enumerate(samples)),
+                         labelled(std, outputs.STD_LABEL),
+                         labelled(hr, "truth")]))
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    image_io.write_png(args.out, np.concatenate(rows[:-1], axis=0))
+    image_io.write_png(args.out, stacked(rows))
     print(args.out)
 
 

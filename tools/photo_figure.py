@@ -23,37 +23,20 @@ from srim_tf.cli import quiet  # noqa: E402
 
 quiet.quiet_tensorflow_startup()
 
-from PIL import Image, ImageDraw, ImageFont  # noqa: E402
-
 from srim_tf.data import image_io  # noqa: E402
 from srim_tf.data.resize import bicubic_upsample  # noqa: E402
 from srim_tf.evaluation.metrics import diversity_by_texture  # noqa: E402
 from srim_tf.inference import outputs, tiling  # noqa: E402
 from srim_tf.inference.samplers import load_sampler  # noqa: E402
+from tools.panels import labelled, row, stacked  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GAP = 6
 
 
 def default_image():
     import sklearn
 
     return os.path.join(os.path.dirname(sklearn.__file__), "datasets", "images", "china.jpg")
-
-
-def labelled(panel, label):
-    """`panel` (uint8 `[H, W, 3]`) under a line of dark text."""
-    font = ImageFont.load_default()
-    height = font.getbbox("Agjp()")[3] + 4
-    strip = Image.new("RGB", (panel.shape[1], height), "white")
-    ImageDraw.Draw(strip).text((2, 2), label, fill="black", font=font)
-    return np.concatenate([np.asarray(strip), panel], axis=0)
-
-
-def row(panels):
-    height = max(p.shape[0] for p in panels)
-    padded = [np.pad(p, [(0, height - p.shape[0]), (0, GAP), (0, 0)], constant_values=255) for p in panels]
-    return np.concatenate(padded, axis=1)[:, :-GAP]
 
 
 def realesrgan_panel(lr):
@@ -99,10 +82,8 @@ def main():
                          labelled(samples[1], "sample 2"),
                          labelled(std, f"std of 4 (white = {outputs.STD_WHITE}); textured / flat"
                                             f" {textured:.1f} / {flat:.1f}")]))
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, [(0, GAP), (0, width - r.shape[1]), (0, 0)], constant_values=255) for r in rows]
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    image_io.write_png(args.out, np.concatenate(rows, axis=0)[:-GAP])
+    image_io.write_png(args.out, stacked(rows))
     print(args.out)
 
 
