@@ -202,6 +202,9 @@ class DataSettings(Declared):
     augment: bool = setting(True, "Random horizontal/vertical flips and transposes.")
     degradations: Tuple[str, ...] = setting((), "LR degradations for real-world input: blur,"
                                             " jpeg, noise.", choices=DEGRADATIONS)
+    max_noise_sigma: float = setting(10.0, "With --degradations=noise: the largest noise sigma"
+                                     " drawn, in grey levels (drawn from 0 to it).", minimum=0.0,
+                                     finite=True)
     cache_data: bool = setting(False, "Cache decoded images in memory.")
     tfds_data_dir: Optional[str] = setting(None, "TFDS data_dir (manual downloads go under it).")
     tfds_classes: Tuple[int, ...] = setting((), "TFDS label ids to keep (e.g. 20 ImageNet classes).",

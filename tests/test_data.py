@@ -113,9 +113,24 @@ def test_augment_applies_the_eight_square_symmetries():
 
 def test_degradations_change_the_lr_and_stay_in_range(rng):
     lr = tf.constant(rng.random((2, 16, 16, 3)).astype("float32"))
-    out = degradations.degrade(lr, tf.constant([1, 2], tf.int64), ("blur", "jpeg", "noise")).numpy()
+    out = degradations.degrade(lr, tf.constant([1, 2], tf.int64), ("blur", "jpeg", "noise"),
+                               10.0).numpy()
     assert out.shape == lr.shape and out.min() >= 0 and out.max() <= 1
     assert np.abs(out - lr.numpy()).mean() > 0.01
+
+
+def test_noise_is_drawn_no_stronger_than_its_maximum():
+    flat = tf.fill([64, 32, 32, 3], 0.5)
+    seeds = [tf.constant([7, i], tf.int64) for i in range(8)]
+
+    def largest_std(max_noise_sigma):
+        return max(255 * float(tf.math.reduce_std(degradations.degrade(flat, seed, ("noise",),
+                                                                       max_noise_sigma)))
+                   for seed in seeds)
+
+    assert largest_std(0.0) == 0.0
+    assert 0.5 < largest_std(3.0) <= 3.1
+    assert largest_std(10.0) > 3.5
 
 
 @pytest.mark.parametrize("sources,match", [

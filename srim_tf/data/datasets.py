@@ -121,7 +121,7 @@ def make_dataset(data, seed=0, held_out=0, report_to=None):
     if data.degradations:
         batches = tf.data.Dataset.zip(batches, seeds).map(
             lambda triple, element_seed: (degrade(triple[0], element_seed + [0, 1 << 41],
-                                                  data.degradations),)
+                                                  data.degradations, data.max_noise_sigma),)
             + triple[1:], num_parallel_calls=tf.data.AUTOTUNE)
     return batches.prefetch(tf.data.AUTOTUNE)
 

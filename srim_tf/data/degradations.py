@@ -14,9 +14,9 @@ import tensorflow as tf
 from srim_tf import checks
 from srim_tf.settings import DEGRADATIONS, LR_DEGRADATION_LEVELS
 
-# Training's ranges: blur sigma (LR pixels), noise sigma (grey levels), JPEG quality.
+# Training's ranges: blur sigma (LR pixels) and JPEG quality; noise sigma (grey levels) is drawn
+# from 0 to the data's `max_noise_sigma`.
 BLUR_SIGMA_RANGE = (0.2, 2.0)
-NOISE_SIGMA_RANGE = (0.0, 10.0)
 JPEG_QUALITY_RANGE = (30, 95)
 BLUR_RADIUS = 3
 
@@ -46,10 +46,11 @@ def jpeg(lr, quality):
     return tf.map_fn(lambda image: tf.image.adjust_jpeg_quality(image, quality), lr)
 
 
-def degrade(lr, seed, kinds):
+def degrade(lr, seed, kinds, max_noise_sigma):
     """Training's degradation of LR images `[N, h, w, 3]` in [0, 1]: `kinds` (some of
-    `DEGRADATIONS`), each at a strength drawn from `seed` in its range, applied blur, noise,
-    JPEG; the result is rounded to 8-bit levels."""
+    `DEGRADATIONS`), each at a strength drawn from `seed` in its range (noise: 0 to
+    `max_noise_sigma` grey levels), applied blur, noise, JPEG; the result is rounded to 8-bit
+    levels."""
     for kind in kinds:
         checks.check_choice("degradation", kind, DEGRADATIONS)
     draws = tf.random.stateless_uniform([3], seed=seed)
@@ -60,7 +61,7 @@ def degrade(lr, seed, kinds):
     if "blur" in kinds:
         lr = blur(lr, drawn(draws[0], BLUR_SIGMA_RANGE))
     if "noise" in kinds:
-        lr = add_noise(lr, drawn(draws[2], NOISE_SIGMA_RANGE), seed + 1)
+        lr = add_noise(lr, drawn(draws[2], (0.0, max_noise_sigma)), seed + 1)
     if "jpeg" in kinds:
         lr = jpeg(lr, tf.cast(tf.round(drawn(draws[1], JPEG_QUALITY_RANGE)), tf.int32))
     return _rounded(lr)
