@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""Where the photos model's grain comes from: short runs of the photos recipe
-(`configs/cpu_x4_photos.cfg`) from the shipped `pretrained`, each with one degradation
+"""The photos recipe's degradations, one change at a time: short runs of
+`configs/cpu_x4_photos.cfg` from the shipped `pretrained`, each with one degradation
 changed, measured on Set14 degraded as a photograph comes (`--lr_degradation=photo`).
 
     python studies/photo_grain.py                          # every arm, ~20 minutes each
     python studies/photo_grain.py --arms=control,no_noise --steps=100
 
-Grain is std across samples where the truth is flat ("std flat", grey levels): `pretrained`
-keeps it under 2 there. Each arm's record is kept when it finishes (a rerun skips it).
+Besides LPIPS, the question is grain: std across samples where the truth is flat ("std flat",
+grey levels), under 2 for `pretrained`. Each arm's record is kept when it finishes (a rerun skips it).
 Writes studies/photo_grain.json and .md.
 """
 
@@ -24,9 +24,10 @@ from studies.set14_runs import DATA, ROOT, run_logged  # noqa: E402
 # name -> (what it is, flags over configs/cpu_x4_photos.cfg, None for the start model)
 ARMS = {
     "start": ("`pretrained`, not fine-tuned", None),
-    "control": ("the photos recipe: blur, JPEG, noise up to 10 grey levels", []),
+    "control": ("blur, JPEG, noise up to 10 grey levels (the default)", ["--max_noise_sigma=10"]),
+    "noise_max3": ("noise up to 3 grey levels (the photo level's; the config's)",
+                   ["--max_noise_sigma=3"]),
     "no_noise": ("blur and JPEG only", ["--degradations=blur,jpeg"]),
-    "noise_max3": ("noise up to 3 grey levels (the photo level's)", ["--max_noise_sigma=3"]),
     "no_rejection": ("without RS-IMLE's rejection", ["--rejection_ratio=0"]),
 }
 KEYS = ("lpips", "zero_noise_lpips", "lpips_diversity", "y_psnr", "zero_noise_y_psnr",
@@ -78,7 +79,8 @@ def main():
 
 
 def _write_table(results):
-    lines = ["# Where the photos model's grain comes from: Set14 at `--lr_degradation=photo`", "",
+    lines = ["# The photos recipe's degradations, one change at a time: Set14 at"
+             " `--lr_degradation=photo`", "",
              "`python studies/photo_grain.py` (2-core CPU; K = 10; LPIPS-Alex v0.1; std in grey"
              " levels; each arm fine-tunes `pretrained` with `configs/cpu_x4_photos.cfg` and one"
              " change).", "",
