@@ -9,7 +9,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["srim_tf", "srim_tf.*"]),
-    package_data={"srim_tf": ["pretrained/*", "pretrained_psnr/*"]},
+    package_data={"srim_tf": ["pretrained*/*"]},
     entry_points={"console_scripts": [
         f"srim_{name}=srim_tf.cli.{name}:run" for name in ("train", "sample", "eval", "export")
     ]},

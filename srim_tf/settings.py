@@ -38,7 +38,7 @@ from absl import logging
 HR_MODES = ("crop", "resize")
 DEGRADATIONS = ("blur", "jpeg", "noise")
 # The models shipped inside the package, by the names programs take (`model/pretrained.py`).
-SHIPPED_MODELS = ("pretrained", "pretrained_psnr")
+SHIPPED_MODELS = ("pretrained", "pretrained_psnr", "pretrained_photos")
 SHIPPED_NAMES = ", ".join(f"'{name}'" for name in SHIPPED_MODELS)
 # Fixed LR degradations for evaluation (srim_eval --lr_degradation): Gaussian blur sigma in LR
 # pixels, noise sigma in grey levels, JPEG quality; applied in that order, as a camera and a

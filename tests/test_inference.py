@@ -1,5 +1,6 @@
 """Tiled inference, odd image formats, and what srim_sample writes."""
 
+import itertools
 import logging
 import os
 import signal
@@ -195,14 +196,16 @@ def test_sigterm_midway_leaves_no_partial_file(trained_workdir, tmp_path, rng):
     assert os.listdir(out) == [], os.listdir(out)
 
 
-def test_both_shipped_models_load_by_name_and_differ():
+def test_every_shipped_model_loads_by_name_and_each_differs():
     from srim_tf.model.loading import load_generator
     from srim_tf.model.pretrained import SHIPPED, shipped_dir
 
-    assert SHIPPED == ("pretrained", "pretrained_psnr")
-    perceptual, psnr = (load_generator(name).generator for name in SHIPPED)
-    assert perceptual.settings == psnr.settings  # one fine-tuned from the other
-    assert any(not np.array_equal(a, b) for a, b in zip(perceptual.get_weights(), psnr.get_weights(), strict=True))
+    assert SHIPPED == ("pretrained", "pretrained_psnr", "pretrained_photos")
+    generators = {name: load_generator(name).generator for name in SHIPPED}
+    for first, second in itertools.combinations(SHIPPED, 2):
+        one, other = generators[first], generators[second]
+        assert one.settings == other.settings  # each fine-tuned from another
+        assert any(not np.array_equal(a, b) for a, b in zip(one.get_weights(), other.get_weights(), strict=True))
     for name in SHIPPED:
         assert load_sampler(name).description == f"shipped model {name}"
     assert shipped_dir("elsewhere") is None

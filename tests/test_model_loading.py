@@ -71,8 +71,8 @@ def test_sampling_evaluation_export_and_fine_tuning_take_every_kind(kind, writte
 
 
 def test_an_unknown_name_says_what_is_accepted(tmp_path):
-    with pytest.raises(ValueError, match="No model found. Expected 'pretrained', 'pretrained_psnr', a"
-                                         " pretrained folder.*Received: .*nowhere"):
+    with pytest.raises(ValueError, match="No model found. Expected 'pretrained', 'pretrained_psnr',"
+                                         " 'pretrained_photos', a pretrained folder.*Received: .*nowhere"):
         load_generator(str(tmp_path / "nowhere"))
     with pytest.raises(ValueError, match=r"\(--model\)"):
         load_sampler(str(tmp_path / "nowhere"))

@@ -5,7 +5,7 @@ z = 0 output, two samples and the std map of four. Prints each model's std acros
 where the crop is flat and where it is textured (by bicubic's gradient: there is no truth)
 and its z = 0 output's mean brightness against bicubic's.
 
-    python tools/photo_figure.py [--models=pretrained,runs/cpu_x4_photos] [--image=PATH.jpg]
+    python tools/photo_figure.py [--models=pretrained,pretrained_photos] [--image=PATH.jpg]
 
 Default image: scikit-learn's china.jpg (a 640x427 camera photograph saved as a JPEG),
 installed with scikit-learn and never a training image. Writes tools/figures/photo_crop.png.
@@ -52,7 +52,7 @@ def realesrgan_panel(lr):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", default="pretrained,runs/cpu_x4_photos")
+    parser.add_argument("--models", default="pretrained,pretrained_photos")
     parser.add_argument("--image", default=default_image())
     parser.add_argument("--crop", default="150,80,96", help="top,left,size of the crop of the input")
     parser.add_argument("--out", default=os.path.join(ROOT, "tools", "figures", "photo_crop.png"))

@@ -2,7 +2,8 @@
 
 One vocabulary for every program that reads a model (srim_sample and srim_eval `--model`,
 srim_export `--model`, srim_train `--init_from`):
-    "pretrained", "pretrained_psnr"   the models shipped inside the package
+    "pretrained", "pretrained_psnr",
+    "pretrained_photos"              the models shipped inside the package
     a pretrained folder              generator.weights.h5 + config.json (srim_export --pretrained_dir)
     a workdir                        its newest readable checkpoint (srim_train --workdir)
     a checkpoint                     WORKDIR/checkpoints, or a prefix such as .../ckpt-1000

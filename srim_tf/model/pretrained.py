@@ -6,6 +6,8 @@ weights), `config.json` (the generator settings and the training run's flags) an
     "pretrained"       srim_tf/pretrained/, the default: samples chosen for realism.
     "pretrained_psnr"  srim_tf/pretrained_psnr/: the earlier pixel-trained model, higher
                        PSNR and blurrier samples.
+    "pretrained_photos"  srim_tf/pretrained_photos/: for photographs as they come (blur,
+                       sensor noise, JPEG), trained on LR degraded that way.
 """
 
 import json
