@@ -133,6 +133,16 @@ def test_noise_is_drawn_no_stronger_than_its_maximum():
     assert largest_std(10.0) > 3.5
 
 
+def test_the_training_stream_draws_noise_no_stronger_than_the_settings_maximum():
+    def first_lr(**degradation):
+        config = DataSettings(data="builtin", hr_size=32, batch_size=4, **degradation)
+        return next(iter(make_dataset(config, 5)))[0].numpy()
+
+    clean = first_lr()
+    np.testing.assert_array_equal(first_lr(degradations=("noise",), max_noise_sigma=0.0), clean)
+    assert np.abs(first_lr(degradations=("noise",), max_noise_sigma=10.0) - clean).max() > 0
+
+
 @pytest.mark.parametrize("sources,match", [
     ("folder:/no/such/folder", "folder:/no/such/folder"),
     ("s3://bucket", "'s3://bucket'"),
