@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from studies.set14_runs import DATA, ROOT, run_logged  # noqa: E402
+from studies.set14_runs import ROOT, measure_on_set14, run_logged  # noqa: E402
 
 # name -> (what it is, flags over configs/cpu_x4_photos.cfg, None for the start model)
 ARMS = {
@@ -43,15 +43,6 @@ def _train(name, flags, steps, out_dir):
     return model
 
 
-def _measure(model, out_dir, name):
-    path = os.path.join(out_dir, f"{name}_eval.json")
-    run_logged([sys.executable, "bin/srim_eval", f"--model={model}", f"--hr_dir={DATA}/Set14",
-                "--thorough", "--lr_degradation=photo", f"--json={path}"],
-               os.path.join(out_dir, f"{name}.log"))
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)["Set14"]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arms", default=",".join(ARMS))
@@ -68,7 +59,7 @@ def main():
             continue
         started = time.time()
         model = "pretrained" if flags is None else _train(name, flags, args.steps, args.out)
-        result = _measure(model, args.out, name)
+        result = measure_on_set14(model, args.out, name, ["--lr_degradation=photo"])
         results[name] = {"what": what, "flags": flags, "steps": steps,
                          "minutes": round((time.time() - started) / 60, 1),
                          **{key: result.get(key) for key in KEYS}}

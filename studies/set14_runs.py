@@ -16,11 +16,12 @@ def run_logged(command, log):
         subprocess.run(command, check=True, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
 
 
-def measure_on_set14(model, out_dir, name):
-    """srim_eval's Set14 results of `model` (also kept as `out_dir/name_eval.json`)."""
+def measure_on_set14(model, out_dir, name, flags=()):
+    """srim_eval's Set14 results of `model` with extra `flags` (also kept as
+    `out_dir/name_eval.json`)."""
     path = os.path.join(out_dir, f"{name}_eval.json")
     run_logged([sys.executable, "bin/srim_eval", f"--model={model}", f"--hr_dir={DATA}/Set14",
-                "--num_samples=10", "--lpips=alex", f"--json={path}"],
+                "--num_samples=10", "--lpips=alex", f"--json={path}", *flags],
                os.path.join(out_dir, f"{name}.log"))
     with open(path, encoding="utf-8") as f:
         return json.load(f)["Set14"]
